@@ -1,0 +1,58 @@
+# healthscore task runner: CI, the README and developers all call these targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-12)
+PYTEST_ARGS ?=
+
+help: ## show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@rm -f $(VENV)/.installed-*; touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install healthscore with its dev tools
+
+kafka-jars: install ## resolve the Apache Kafka jars with Maven into the cache (once)
+	$(BIN)/python -c 'from streams.infra.local_kafka import ensure_kafka_jars; ensure_kafka_jars()'
+
+lint: install ## ruff lint + format check, import contracts
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+typecheck: install ## mypy (strict on scoring and schemas)
+	$(BIN)/mypy scoring schemas
+
+unit: install ## fast tests, no broker
+	$(BIN)/pytest -m 'not integration and not e2e' $(PYTEST_ARGS)
+
+test: install kafka-jars lint typecheck ## everything CI runs: lint, types, unit, integration, end-to-end
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+demo: install kafka-jars ## the main job: score a synthetic portfolio on local Kafka + embedded ClickHouse
+	$(BIN)/healthscore demo $(DEMO_ARGS)
+
+worker: install ## run a worker against KAFKA_BOOTSTRAP_SERVERS / CLICKHOUSE_URL
+	$(BIN)/healthscore worker
+
+kafka: install kafka-jars ## run a local Kafka broker in the foreground
+	$(BIN)/healthscore kafka
+
+schemas: install ## regenerate the JSON Schema files in schemas/json
+	$(BIN)/healthscore schemas export
+
+format: install ## apply ruff formatting and safe fixes
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean: ## remove local data (var/) and caches; keeps .venv
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+.PHONY: help install kafka-jars lint typecheck unit test demo worker kafka schemas format clean

@@ -1,0 +1,97 @@
+"""The scoring agent: batches of raw records through the pipeline into the sinks."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import faust
+
+import scoring
+from streams.pipeline import BatchOutput, BatchProcessor, RawRecord
+from streams.sinks import OutputSink
+from streams.topics import Topics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Counters:
+    received: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    dead_letters: int = 0
+    scores: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    def add(self, out: BatchOutput) -> None:
+        self.received += out.received
+        self.applied += out.applied
+        self.duplicates += out.duplicates
+        self.dead_letters += len(out.dead_letters)
+        self.scores += len(out.scores)
+
+
+@dataclass
+class ChurnModelHolder:
+    """The worker's churn model, learning from the outcomes it observes."""
+
+    model: scoring.ChurnModel
+
+    def get(self) -> scoring.ChurnModel:
+        return self.model
+
+    def learn(self, examples: list[scoring.LabelledExample]) -> None:
+        if examples:
+            self.model = scoring.learn(self.model, examples)
+
+
+def register_scoring_agent(
+    app: faust.App,
+    topics: Topics,
+    table: faust.Table,
+    processor: BatchProcessor,
+    sink: OutputSink,
+    churn: ChurnModelHolder,
+    *,
+    batch_size: int,
+    batch_window: float,
+) -> Counters:
+    counters = Counters()
+
+    def load(account_id: str) -> bytes | None:
+        return table.get(account_id.encode())  # type: ignore[no-any-return]
+
+    def save(account_id: str, state: bytes) -> None:
+        table[account_id.encode()] = state
+
+    @app.agent(topics.inputs, name="score-events")
+    async def score_events(stream: faust.StreamT) -> None:
+        async for events in stream.take_events(batch_size, within=batch_window):
+            records = [
+                RawRecord(
+                    e.message.topic,
+                    e.message.partition,
+                    e.message.offset,
+                    e.message.key,
+                    e.message.value,
+                )
+                for e in events
+            ]
+            out = processor.run(records, load, save)
+            churn.learn(out.examples)
+            await sink.publish(out)
+            counters.add(out)
+
+    @app.timer(10.0)
+    async def report_progress() -> None:
+        elapsed = max(1e-9, time.monotonic() - counters.started)
+        log.info(
+            "received=%d applied=%d duplicates=%d dead_letters=%d scores=%d "
+            "rate=%.0f/s clickhouse_pending=%d",
+            counters.received, counters.applied, counters.duplicates, counters.dead_letters,
+            counters.scores, counters.received / elapsed, sink.writer.pending_rows,
+        )  # fmt: skip
+
+    return counters

@@ -1,0 +1,102 @@
+"""The `healthscore` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from schemas.errors import HealthscoreError
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from streams.settings import load_settings
+    from streams.worker import run_worker
+
+    return run_worker(load_settings())
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from streams.clickhouse import connect, migrate
+    from streams.settings import load_settings
+
+    settings = load_settings()
+    ch = connect(settings)
+    ran = migrate(ch)
+    where = settings.safe_summary()["clickhouse"]
+    if ran:
+        for m in ran:
+            print(f"applied {m.version:04d}_{m.name} to {where}/{ch.database}")
+    else:
+        print(f"{where}/{ch.database} is up to date")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from streams.demo.run import run_demo
+
+    return run_demo(accounts=args.accounts, days=args.days, seed=args.seed, out_dir=args.out)
+
+
+def _kafka(args: argparse.Namespace) -> int:
+    from streams.infra.local_kafka import main as kafka_main
+
+    return kafka_main(["--partitions", str(args.partitions)])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="healthscore",
+        description="Real-time customer health scoring on Kafka and ClickHouse. "
+        "Configuration comes from the environment (see README: Configuration).",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("worker", help="run the stream worker (Ctrl-C to stop)")
+    p.set_defaults(func=_worker)
+
+    p = sub.add_parser("migrate", help="create or upgrade the ClickHouse tables (idempotent)")
+    p.set_defaults(func=_migrate)
+
+    p = sub.add_parser(
+        "demo", help="start local Kafka + embedded ClickHouse and score a synthetic portfolio"
+    )
+    p.add_argument("--accounts", type=int, default=200, help="accounts to simulate (default 200)")
+    p.add_argument("--days", type=int, default=30, help="days of history (default 30)")
+    p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    p.add_argument("--out", default="var/demo", help="where to keep data and logs (var/demo)")
+    p.set_defaults(func=_demo)
+
+    p = sub.add_parser("kafka", help="run a local single-node Apache Kafka broker (foreground)")
+    p.add_argument("--partitions", type=int, default=4, help="default partitions (4)")
+    p.set_defaults(func=_kafka)
+
+    try:
+        from streams import score_file
+    except ImportError:  # pragma: no cover - while the scoring core is not installed
+        score_file = None  # type: ignore[assignment]
+    if score_file is not None and hasattr(score_file, "build_parser"):
+        score_file.build_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except HealthscoreError as exc:
+        print(f"healthscore: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Output models -> ClickHouse rows, one function per table family.
+
+Drivers are stored as JSON text: Grafana shows them as they are, and their
+shape can grow without a migration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from schemas.outputs import Alert, DeadLetter, Driver, ScoreRecord, Transition
+
+SCORE_COLUMNS = (
+    "account_id", "ts", "event_id", "health", "band", "trend_7d", "trend_30d", "coverage",
+    "freshness_days", "signals", "readiness_quadrant", "success_quadrant", "happiness_band",
+    "churn_risk", "tier", "engagement", "success_potential", "fits", "opportunities",
+    "drivers", "churn_drivers", "segment", "mrr", "cancelled", "events_applied",
+    "config_version", "model_version",
+)  # fmt: skip
+TRANSITION_COLUMNS = (
+    "account_id", "ts", "kind", "from_value", "to_value", "event_id", "drivers",
+    "config_version",
+)  # fmt: skip
+ALERT_COLUMNS = (
+    "alert_id", "account_id", "ts", "kind", "severity", "dedupe_key", "message", "tier",
+    "engagement", "event_id", "drivers", "config_version",
+)  # fmt: skip
+DEAD_LETTER_COLUMNS = (
+    "received_at", "source_topic", "partition", "offset", "key", "reason", "field", "detail",
+    "payload", "payload_bytes", "event_id", "account_id",
+)  # fmt: skip
+
+
+def drivers_json(drivers: Sequence[Driver]) -> str:
+    return orjson.dumps([d.model_dump(mode="json") for d in drivers]).decode()
+
+
+def _opt_bool(value: bool | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def score_row(s: ScoreRecord) -> list[Any]:
+    return [
+        s.account_id, s.ts, s.event_id, s.health, s.band.value, s.trend_7d, s.trend_30d,
+        s.coverage, s.freshness_days, dict(s.signals),
+        s.readiness_quadrant.value if s.readiness_quadrant else None,
+        s.success_quadrant.value if s.success_quadrant else None,
+        s.happiness_band.value if s.happiness_band else None,
+        s.churn_risk, s.tier.value, s.engagement.value, _opt_bool(s.success_potential),
+        {k: _opt_bool(v) for k, v in s.fits.items()}, list(s.opportunities),
+        drivers_json(s.drivers), drivers_json(s.churn_drivers), s.segment, s.mrr,
+        int(s.cancelled), s.events_applied, s.config_version, s.model_version,
+    ]  # fmt: skip
+
+
+def transition_row(t: Transition) -> list[Any]:
+    return [
+        t.account_id, t.ts, t.kind, t.from_value, t.to_value, t.event_id,
+        drivers_json(t.drivers), t.config_version,
+    ]  # fmt: skip
+
+
+def alert_row(a: Alert) -> list[Any]:
+    return [
+        a.alert_id, a.account_id, a.ts, a.kind, a.severity.value, a.dedupe_key, a.message,
+        a.tier.value, a.engagement.value, a.event_id, drivers_json(a.drivers), a.config_version,
+    ]  # fmt: skip
+
+
+def dead_letter_row(d: DeadLetter) -> list[Any]:
+    return [
+        d.received_at, d.source_topic, d.partition, d.offset, d.key, d.reason.value, d.field,
+        d.detail, d.payload, d.payload_bytes, d.event_id, d.account_id,
+    ]  # fmt: skip

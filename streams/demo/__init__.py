@@ -1,0 +1,1 @@
+"""The first-run experience: a synthetic portfolio streamed through the real worker."""

@@ -1,0 +1,147 @@
+"""One settings object for the whole service, read from the environment.
+
+Environment names are exactly those `docker-compose.yml` sets (a test keeps
+them in step). Secrets may also come from files in `HEALTHSCORE_SECRETS_DIR`
+(one file per variable name, as Docker and Kubernetes mount them).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.events import Family
+from streams.errors import SettingsError
+
+
+def _secrets_dir() -> str | None:
+    path = os.environ.get("HEALTHSCORE_SECRETS_DIR")
+    return path if path and Path(path).is_dir() else None
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name)
+
+
+class Settings(BaseSettings):
+    """Everything the worker, the CLI and the demo can be told from outside."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+    env: Literal["development", "test", "production"] = Field(
+        "development", validation_alias=_env("HEALTHSCORE_ENV")
+    )
+    log_level: str = Field("INFO", validation_alias=_env("HEALTHSCORE_LOG_LEVEL"))
+
+    # Kafka
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:9092", validation_alias=_env("KAFKA_BOOTSTRAP_SERVERS")
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", validation_alias=_env("KAFKA_SECURITY_PROTOCOL")
+    )
+    kafka_sasl_mechanism: str = Field("PLAIN", validation_alias=_env("KAFKA_SASL_MECHANISM"))
+    kafka_sasl_username: str | None = Field(None, validation_alias=_env("KAFKA_SASL_USERNAME"))
+    kafka_sasl_password: SecretStr | None = Field(
+        None, validation_alias=_env("KAFKA_SASL_PASSWORD")
+    )
+    topic_prefix: str = Field("healthscore", validation_alias=_env("HEALTHSCORE_TOPIC_PREFIX"))
+    topic_partitions: int = Field(4, ge=1, le=1024, validation_alias=_env("HEALTHSCORE_PARTITIONS"))
+    topic_replication: int = Field(1, ge=1, le=16, validation_alias=_env("HEALTHSCORE_REPLICATION"))
+    app_id: str = Field("healthscore", validation_alias=_env("HEALTHSCORE_APP_ID"))
+
+    # the worker
+    data_dir: Path = Field(Path("var"), validation_alias=_env("HEALTHSCORE_DATA_DIR"))
+    store: str = Field("memory://", validation_alias=_env("HEALTHSCORE_STORE"))
+    scoring_config: Path | None = Field(None, validation_alias=_env("HEALTHSCORE_SCORING_CONFIG"))
+    batch_size: int = Field(2000, ge=1, le=100_000, validation_alias=_env("HEALTHSCORE_BATCH_SIZE"))
+    batch_window_ms: int = Field(
+        50, ge=1, le=10_000, validation_alias=_env("HEALTHSCORE_BATCH_WINDOW_MS")
+    )
+    web_port: int = Field(6066, ge=0, le=65535, validation_alias=_env("HEALTHSCORE_WEB_PORT"))
+    web_enabled: bool = Field(False, validation_alias=_env("HEALTHSCORE_WEB_ENABLED"))
+
+    # ClickHouse
+    clickhouse_url: SecretStr | None = Field(None, validation_alias=_env("CLICKHOUSE_URL"))
+    clickhouse_database: str = Field(
+        "healthscore", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", validation_alias=_env("CLICKHOUSE_DATABASE")
+    )
+    clickhouse_user: str | None = Field(None, validation_alias=_env("CLICKHOUSE_USER"))
+    clickhouse_password: SecretStr | None = Field(
+        None, validation_alias=_env("CLICKHOUSE_PASSWORD")
+    )
+    clickhouse_batch_rows: int = Field(
+        5000, ge=1, le=1_000_000, validation_alias=_env("CLICKHOUSE_BATCH_ROWS")
+    )
+    clickhouse_flush_seconds: float = Field(
+        1.0, gt=0, le=300, validation_alias=_env("CLICKHOUSE_FLUSH_SECONDS")
+    )
+    clickhouse_max_pending_rows: int = Field(
+        200_000, ge=1000, validation_alias=_env("CLICKHOUSE_MAX_PENDING_ROWS")
+    )
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.env != "production":
+            return self
+        if self.clickhouse_url is None:
+            raise SettingsError(
+                "HEALTHSCORE_ENV=production needs CLICKHOUSE_URL: the embedded chDB engine "
+                "is for development and single-node demos"
+            )
+        if self.store.startswith("memory") and self.topic_partitions > 64:
+            raise SettingsError("HEALTHSCORE_STORE=memory:// with >64 partitions: use rocksdb://")
+        return self
+
+    # derived names -------------------------------------------------------
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}.{name}" if self.topic_prefix else name
+
+    @cached_property
+    def input_topics(self) -> dict[Family, str]:
+        return {family: self.topic(family.value) for family in Family}
+
+    @property
+    def chdb_path(self) -> Path:
+        return self.data_dir / "chdb"
+
+    @property
+    def faust_broker(self) -> str:
+        hosts = [h.strip() for h in self.kafka_bootstrap_servers.split(",") if h.strip()]
+        return ";".join(f"kafka://{h}" for h in hosts)
+
+    def safe_summary(self) -> dict[str, object]:
+        """What may be logged: never a password, token or URL credential."""
+        return {
+            "env": self.env,
+            "kafka": self.kafka_bootstrap_servers,
+            "kafka_security_protocol": self.kafka_security_protocol,
+            "topic_prefix": self.topic_prefix,
+            "app_id": self.app_id,
+            "clickhouse": "chdb://" + str(self.chdb_path) if self.clickhouse_url is None else
+            _redact_url(self.clickhouse_url.get_secret_value()),
+            "database": self.clickhouse_database,
+        }
+
+
+def _redact_url(url: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    if parts.username:
+        host = f"{parts.username}:***@{host}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment (and secret files), with overrides."""
+    return Settings(_secrets_dir=_secrets_dir(), **overrides)  # type: ignore[call-arg]

@@ -1,0 +1,68 @@
+"""`healthscore worker`: wire settings, ClickHouse, the App and its agents, then run."""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+
+import scoring
+from streams.agents import ChurnModelHolder, Counters, register_scoring_agent
+from streams.app import create_app
+from streams.clickhouse import ClickHouseWriter, connect, migrate
+from streams.pipeline import BatchProcessor
+from streams.settings import Settings
+from streams.sinks import OutputSink
+from streams.tables import declare_state_table
+from streams.topics import declare_topics
+
+log = logging.getLogger(__name__)
+
+
+def build(settings: Settings, writer: ClickHouseWriter) -> tuple[faust.App, Counters]:
+    """The App with its topics, table and agent, ready for a faust Worker."""
+    config = scoring.load_config(settings.scoring_config)
+    app = create_app(settings)
+    topics = declare_topics(app, settings)
+    table = declare_state_table(app, settings)
+    churn = ChurnModelHolder(scoring.default_churn_model(config))
+    processor = BatchProcessor(config, topics.families_by_topic, churn.get)
+    sink = OutputSink(topics, writer)
+    counters = register_scoring_agent(
+        app, topics, table, processor, sink, churn,
+        batch_size=settings.batch_size, batch_window=settings.batch_window_ms / 1000,
+    )  # fmt: skip
+
+    @app.task
+    async def declare_outputs() -> None:
+        for topic in topics.outputs:
+            await topic.maybe_declare()
+
+    @app.on_before_shutdown.connect
+    async def flush_clickhouse(app: faust.App, **_: object) -> None:
+        writer.flush(timeout=30)
+
+    return app, counters
+
+
+def run_worker(settings: Settings) -> int:
+    """Run until SIGINT/SIGTERM; write everything pending before exiting."""
+    log.info("starting worker: %s", settings.safe_summary())
+    ch = connect(settings)
+    migrate(ch)
+    writer = ClickHouseWriter(
+        ch,
+        batch_rows=settings.clickhouse_batch_rows,
+        flush_seconds=settings.clickhouse_flush_seconds,
+        max_pending_rows=settings.clickhouse_max_pending_rows,
+    ).start()
+    app, _ = build(settings, writer)
+    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    finally:
+        writer.stop(timeout=30)
+        log.info("worker stopped; ClickHouse rows written: %d", writer.stats.rows_written)
+    return 0

@@ -1,0 +1,55 @@
+"""The walking skeleton end to end: real Kafka in, scores out on Kafka and in ClickHouse."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import pytest
+
+from streams.demo.portfolio import generate
+from streams.kafka_io import produce_events
+from tests.integration.harness import Pipeline, latest_by_account
+
+pytestmark = pytest.mark.integration
+
+
+def test_events_produced_to_kafka_come_back_as_scores_on_the_topic_and_in_clickhouse(
+    kafka_bootstrap, tmp_path
+):
+    pipeline = Pipeline.create(kafka_bootstrap, tmp_path)
+    events = list(generate(accounts=12, days=14, seed=3))
+    expected = Counter(e["account_id"] for e in events)
+
+    with pipeline.worker() as worker:
+        sent = asyncio.run(produce_events(kafka_bootstrap, pipeline.settings.input_topics, events))
+        assert sent == len(events)
+
+        def all_scored(scores):
+            latest = latest_by_account(scores)
+            return len(latest) == len(expected) and all(
+                latest[a]["events_applied"] == n for a, n in expected.items()
+            )
+
+        scores = pipeline.read_output("scores", all_scored, timeout=120)
+        assert all_scored(scores), worker.log_tail()
+        assert worker.running, worker.log_tail()
+    latest = latest_by_account(scores)
+    print(f"\nproduced {sent} events to {kafka_bootstrap}; read {len(scores)} score messages "
+          f"for {len(latest)} accounts back from {pipeline.settings.topic('scores')}")  # fmt: skip
+    for record in latest.values():
+        assert 0 <= record["health"] <= 100
+        assert record["config_version"]
+
+    with pipeline.clickhouse() as ch:
+        db = ch.database
+        rows = ch.query_dicts(
+            f"SELECT account_id, events_applied, health FROM {db}.latest_score FINAL"
+        )
+        history = ch.query(f"SELECT count(), uniqExact(account_id) FROM {db}.score_history")[0]
+    print(f"ClickHouse {db}.latest_score: {len(rows)} accounts; score_history: {history[0]} rows")
+    assert {r["account_id"]: r["events_applied"] for r in rows} == dict(expected)
+    for r in rows:
+        assert r["health"] == pytest.approx(latest[r["account_id"]]["health"], abs=1e-3)
+    assert history[1] == len(expected)
+    assert history[0] >= len(expected)
