@@ -45,6 +45,24 @@ def _kafka(args: argparse.Namespace) -> int:
     return kafka_main(["--partitions", str(args.partitions)])
 
 
+def _schemas(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from schemas.jsonschema import JSON_DIR, export, stale_files
+
+    directory = Path(args.out) if args.out else JSON_DIR
+    if args.action == "check":
+        stale = stale_files(directory)
+        for name in stale:
+            print(f"out of date: {directory / name}")
+        if stale:
+            print("run `make schemas` to regenerate them")
+        return 1 if stale else 0
+    paths = export(directory)
+    print(f"wrote {len(paths)} JSON Schema files to {directory}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="healthscore",
@@ -72,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("kafka", help="run a local single-node Apache Kafka broker (foreground)")
     p.add_argument("--partitions", type=int, default=4, help="default partitions (4)")
     p.set_defaults(func=_kafka)
+
+    p = sub.add_parser("schemas", help="export or check the JSON Schema files of the wire formats")
+    p.add_argument("action", choices=["export", "check"], help="write the files, or check them")
+    p.add_argument("--out", help="directory (default: schemas/json in the package)")
+    p.set_defaults(func=_schemas)
 
     try:
         from streams import score_file
