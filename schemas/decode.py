@@ -63,8 +63,7 @@ def validate_event(data: Any, family: Family | None = None) -> Event:
     if family is not None and FAMILY_BY_TYPE[event_type] is not family:
         raise DecodeError(
             DeadLetterReason.WRONG_TOPIC,
-            f"{event_type!r} is a {FAMILY_BY_TYPE[event_type].value} event, "
-            f"not {family.value}",
+            f"{event_type!r} is a {FAMILY_BY_TYPE[event_type].value} event, not {family.value}",
             "type",
         )
     try:

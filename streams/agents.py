@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 
 import faust
+from mode import CrashingSupervisor
 
 import scoring
 from streams.pipeline import BatchOutput, BatchProcessor, RawRecord
@@ -66,8 +67,22 @@ def register_scoring_agent(
     def save(account_id: str, state: bytes) -> None:
         table[account_id.encode()] = state
 
-    @app.agent(topics.inputs, name="score-events")
+    async def prepare() -> None:
+        """Create the state changelog and load the producer's metadata for every
+        topic the agent writes, before the first batch: with `use_partitioner`
+        Faust picks a changelog partition from metadata synchronously."""
+        producer = app.producer._ensure_producer()  # the aiokafka producer
+        for topic in (table.changelog_topic, *topics.outputs):
+            await topic.maybe_declare()
+            for name in topic.topics:
+                await producer.partitions_for(name)
+
+    # A crash of this agent crashes the worker (CrashingSupervisor): the process
+    # exits, and a restart resumes from committed offsets. Restarting only the
+    # agent would leave its uncommitted batch unprocessed until a rebalance.
+    @app.agent(topics.inputs, name="score-events", supervisor_strategy=CrashingSupervisor)
     async def score_events(stream: faust.StreamT) -> None:
+        await prepare()
         async for events in stream.take_events(batch_size, within=batch_window):
             records = [
                 RawRecord(

@@ -9,6 +9,7 @@ comes from `scoring`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,6 +19,8 @@ from schemas.decode import decode_event
 from schemas.errors import DeadLetterReason, DecodeError
 from schemas.events import Event, Family
 from schemas.outputs import DeadLetter, ScoreRecord, Transition
+
+log = logging.getLogger(__name__)
 
 MAX_DEAD_LETTER_PAYLOAD = 4096
 
@@ -78,9 +81,7 @@ class BatchProcessor:
         model = self.model()
         for account_id, items in by_account.items():
             raw = load(account_id)
-            state = (
-                scoring.AccountState.from_bytes(raw) if raw else scoring.new_state(account_id)
-            )
+            state = scoring.AccountState.from_bytes(raw) if raw else scoring.new_state(account_id)
             last_score: ScoreRecord | None = None
             for record, event in items:
                 if scoring.is_too_late(state, event, self.config):
@@ -97,7 +98,21 @@ class BatchProcessor:
                         )
                     )
                     continue
-                step = scoring.process(state, event, self.config, model)
+                try:
+                    step = scoring.process(state, event, self.config, model)
+                except Exception as exc:  # a bug in scoring must not stop the worker
+                    log.exception("scoring failed on event %s", event.event_id)
+                    out.dead_letters.append(
+                        self.dead_letter(
+                            record,
+                            DecodeError(
+                                DeadLetterReason.PROCESSING_ERROR,
+                                f"{type(exc).__name__}: {exc}",
+                            ),
+                            event,
+                        )
+                    )
+                    continue
                 if step.score is None:
                     out.duplicates += 1
                     continue

@@ -69,7 +69,9 @@ class Settings(BaseSettings):
     # ClickHouse
     clickhouse_url: SecretStr | None = Field(None, validation_alias=_env("CLICKHOUSE_URL"))
     clickhouse_database: str = Field(
-        "healthscore", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", validation_alias=_env("CLICKHOUSE_DATABASE")
+        "healthscore",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        validation_alias=_env("CLICKHOUSE_DATABASE"),
     )
     clickhouse_user: str | None = Field(None, validation_alias=_env("CLICKHOUSE_USER"))
     clickhouse_password: SecretStr | None = Field(
@@ -124,8 +126,9 @@ class Settings(BaseSettings):
             "kafka_security_protocol": self.kafka_security_protocol,
             "topic_prefix": self.topic_prefix,
             "app_id": self.app_id,
-            "clickhouse": "chdb://" + str(self.chdb_path) if self.clickhouse_url is None else
-            _redact_url(self.clickhouse_url.get_secret_value()),
+            "clickhouse": "chdb://" + str(self.chdb_path)
+            if self.clickhouse_url is None
+            else _redact_url(self.clickhouse_url.get_secret_value()),
             "database": self.clickhouse_database,
         }
 

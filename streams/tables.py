@@ -15,14 +15,17 @@ from streams.settings import Settings
 
 
 def declare_state_table(app: faust.App, settings: Settings) -> faust.Table:
-    return app.Table(
+    table = app.Table(
         "account-state",
         default=None,
         key_type=bytes,
         value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
         partitions=settings.topic_partitions,
         use_partitioner=True,
         help="AccountState bytes per account id",
     )
+    # Faust derives serializers from model types and falls back to json for
+    # bytes; raw keeps the changelog key byte-equal to the input topics' key.
+    table.key_serializer = "raw"
+    table.value_serializer = "raw"
+    return table

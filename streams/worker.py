@@ -33,11 +33,6 @@ def build(settings: Settings, writer: ClickHouseWriter) -> tuple[faust.App, Coun
         batch_size=settings.batch_size, batch_window=settings.batch_window_ms / 1000,
     )  # fmt: skip
 
-    @app.task
-    async def declare_outputs() -> None:
-        for topic in topics.outputs:
-            await topic.maybe_declare()
-
     @app.on_before_shutdown.connect
     async def flush_clickhouse(app: faust.App, **_: object) -> None:
         writer.flush(timeout=30)

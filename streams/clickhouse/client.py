@@ -69,9 +69,7 @@ class ClickHouse:
             return
         with self._lock:
             try:
-                self._client.insert(
-                    table, rows, column_names=list(columns), database=self.database
-                )
+                self._client.insert(table, rows, column_names=list(columns), database=self.database)
             except DriverError as exc:
                 raise ClickHouseError(f"{self.description}: {_first_line(exc)}") from exc
 

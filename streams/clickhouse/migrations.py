@@ -64,8 +64,6 @@ def migrate(ch: ClickHouse) -> list[Migration]:
         log.info("applying migration %04d_%s", migration.version, migration.name)
         for statement in migration.statements(db):
             ch.command(statement)
-        ch.insert(
-            "schema_migrations", [[migration.version, migration.name]], ["version", "name"]
-        )
+        ch.insert("schema_migrations", [[migration.version, migration.name]], ["version", "name"])
         ran.append(migration)
     return ran

@@ -52,9 +52,7 @@ def generate(
     """Yield event dicts for `accounts` accounts over `days` days, in time order."""
     rng = random.Random(seed)
     start = start or datetime(2026, 1, 1, tzinfo=UTC)
-    streams = [
-        _account_events(rng.random(), i, _pick(rng), days, start) for i in range(accounts)
-    ]
+    streams = [_account_events(rng.random(), i, _pick(rng), days, start) for i in range(accounts)]
     yield from heapq.merge(*streams, key=lambda e: e["ts"])
 
 

@@ -35,9 +35,7 @@ def run_demo(accounts: int, days: int, seed: int, out_dir: str) -> int:
         shutil.rmtree(out / stale, ignore_errors=True)
     run_id = uuid.uuid4().hex[:8]
     prefix = f"demo-{run_id}"
-    settings = load_settings(
-        data_dir=out, topic_prefix=prefix, app_id=f"healthscore-demo-{run_id}"
-    )
+    settings = load_settings(data_dir=out, topic_prefix=prefix, app_id=f"healthscore-demo-{run_id}")
     started = time.monotonic()
     events = list(generate(accounts=accounts, days=days, seed=seed))
     expected = Counter(e["account_id"] for e in events)
@@ -52,9 +50,7 @@ def run_demo(accounts: int, days: int, seed: int, out_dir: str) -> int:
             "HEALTHSCORE_PARTITIONS": str(settings.topic_partitions),
         }
         topics = settings.input_topics
-        asyncio.run(
-            create_topics(bootstrap, list(topics.values()), settings.topic_partitions)
-        )
+        asyncio.run(create_topics(bootstrap, list(topics.values()), settings.topic_partitions))
         worker = WorkerProcess(env, out / "worker.log").start()
         try:
             t0 = time.monotonic()
@@ -80,7 +76,7 @@ def _produce_progress(total: int):  # type: ignore[no-untyped-def]
 
 
 def _bar(fraction: float, width: int = 30) -> str:
-    filled = int(round(fraction * width))
+    filled = round(fraction * width)
     return "[" + "#" * filled + "." * (width - filled) + f"] {fraction:4.0%}"
 
 
@@ -111,9 +107,7 @@ def _follow_scores(
     def finished(_: object) -> bool:
         if not worker.running:
             return True
-        return len(applied) == len(expected) and all(
-            applied[a] >= n for a, n in expected.items()
-        )
+        return len(applied) == len(expected) and all(applied[a] >= n for a, n in expected.items())
 
     asyncio.run(read_topic(bootstrap, topic, finished, timeout=600, on_message=on_message))
     _say("")

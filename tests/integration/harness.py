@@ -48,9 +48,7 @@ class Pipeline:
             topic_partitions=partitions,
         )
         pipeline = cls(bootstrap, data_dir, settings, full_env)
-        asyncio.run(
-            create_topics(bootstrap, list(settings.input_topics.values()), partitions)
-        )
+        asyncio.run(create_topics(bootstrap, list(settings.input_topics.values()), partitions))
         return pipeline
 
     def worker(self, name: str = "worker") -> WorkerProcess:
@@ -68,9 +66,7 @@ class Pipeline:
         def done(messages: list[tuple[bytes | None, bytes]]) -> bool:
             return until([orjson.loads(v) for _, v in messages])
 
-        messages = asyncio.run(
-            read_topic(self.bootstrap, self.settings.topic(name), done, timeout)
-        )
+        messages = asyncio.run(read_topic(self.bootstrap, self.settings.topic(name), done, timeout))
         return [orjson.loads(v) for _, v in messages]
 
     def clickhouse(self) -> ClickHouse:

@@ -32,9 +32,7 @@ def test_migrations_create_every_table_once_and_are_idempotent(ch):
 def test_score_history_is_partitioned_by_month_and_latest_score_is_replacing(ch):
     migrate(ch)
     engines = dict(
-        ch.query(
-            "SELECT name, concat(engine_full) FROM system.tables WHERE database = 'hs_test'"
-        )
+        ch.query("SELECT name, concat(engine_full) FROM system.tables WHERE database = 'hs_test'")
     )
     assert "PARTITION BY toYYYYMM(ts)" in engines["score_history"]
     assert engines["latest_score"].startswith("ReplacingMergeTree(events_applied)")

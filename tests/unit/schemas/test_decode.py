@@ -10,7 +10,7 @@ import pytest
 from schemas.decode import MAX_MESSAGE_BYTES, decode_event
 from schemas.errors import DeadLetterReason as R
 from schemas.errors import DecodeError
-from schemas.events import FeatureUsed, Family, NpsResponse
+from schemas.events import Family, FeatureUsed, NpsResponse
 
 BASE = {"event_id": "e1", "account_id": "a1", "ts": "2026-03-01T12:00:00Z"}
 

@@ -1,0 +1,231 @@
+"""`healthscore score-file`: score a file of events offline, without Kafka or ClickHouse.
+
+Reads JSONL (one event per line) or Parquet (one event per row, columns =
+event fields), decodes every record with the ingestion decoder, sorts by
+event time (stable), runs `scoring.process` per event while the churn
+model learns from the examples it yields, and writes ScoreRecords as JSONL:
+one per account every `cadence` of event time (if given), then the final
+score of every account. A bad record never stops the run: it is counted,
+and the first few are reported with their line (or row) number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import scoring
+from schemas.decode import decode_event, validate_event
+from schemas.errors import DecodeError
+from schemas.events import MODEL_BY_TYPE, Event
+from streams.errors import StreamsError
+
+MAX_BAD_SAMPLES = 10
+PROGRESS_EVERY = 50_000
+
+Progress = Callable[[int, int], None]
+"""progress(events scored so far, events to score)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BadLine:
+    line: int
+    """1-based line number (JSONL) or row number (Parquet)."""
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreFileSummary:
+    records_read: int
+    events_applied: int
+    duplicates: int
+    bad_lines: int
+    bad_samples: tuple[BadLine, ...]
+    accounts: int
+    scores_written: int
+    examples_learned: int
+    config_version: str
+    model_version: str
+
+    def describe(self) -> str:
+        lines = [
+            f"read {self.records_read} records: {self.events_applied} events applied, "
+            f"{self.duplicates} duplicates, {self.bad_lines} bad",
+            f"wrote {self.scores_written} scores for {self.accounts} accounts "
+            f"(config {self.config_version}, churn model {self.model_version}, "
+            f"{self.examples_learned} examples learned)",
+        ]
+        lines += [f"  line {b.line}: {b.reason}: {b.detail}" for b in self.bad_samples]
+        if self.bad_lines > len(self.bad_samples):
+            lines.append(f"  ... and {self.bad_lines - len(self.bad_samples)} more bad records")
+        return "\n".join(lines)
+
+
+def _jsonl_records(path: Path) -> Iterator[tuple[int, Event | DecodeError]]:
+    with path.open("rb") as f:
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield number, decode_event(line)
+            except DecodeError as exc:
+                yield number, exc
+
+
+def _clean_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A Parquet row as the event it holds: drop the null columns of other event types
+    (keeping nulls of the type's required fields), read naive timestamps as UTC."""
+    model = MODEL_BY_TYPE.get(row.get("type")) if isinstance(row.get("type"), str) else None
+    fields = model.model_fields if model is not None else {}
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if value is None and not (key in fields and fields[key].is_required()):
+            continue
+        if isinstance(value, datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        out[key] = value
+    return out
+
+
+def _parquet_records(path: Path) -> Iterator[tuple[int, Event | DecodeError]]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError as exc:  # pragma: no cover - pyarrow is a project dependency
+        raise StreamsError("reading Parquet needs pyarrow (pip install pyarrow)") from exc
+    number = 0
+    for batch in pq.ParquetFile(path).iter_batches():
+        for row in batch.to_pylist():
+            number += 1
+            try:
+                yield number, validate_event(_clean_row(row))
+            except DecodeError as exc:
+                yield number, exc
+
+
+def read_events(path: Path) -> Iterator[tuple[int, Event | DecodeError]]:
+    """(line or row number, event or why it was refused) for every record of the file."""
+    if not path.is_file():
+        raise StreamsError(f"{path}: no such file")
+    if path.suffix.lower() in {".parquet", ".pq"}:
+        return _parquet_records(path)
+    return _jsonl_records(path)
+
+
+def score_file(
+    events_path: Path,
+    out_path: Path,
+    config_path: Path | None = None,
+    cadence: timedelta | None = None,
+    progress: Progress | None = None,
+) -> ScoreFileSummary:
+    """Score every event of `events_path` and write ScoreRecords (JSONL) to `out_path`."""
+    config = scoring.load_config(config_path)
+    model = scoring.default_churn_model(config)
+    events: list[Event] = []
+    bad: list[BadLine] = []
+    bad_count = read = 0
+    for number, item in read_events(Path(events_path)):
+        read += 1
+        if isinstance(item, DecodeError):
+            bad_count += 1
+            if len(bad) < MAX_BAD_SAMPLES:
+                bad.append(BadLine(number, item.reason.value, item.detail[:200]))
+        else:
+            events.append(item)
+    events.sort(key=lambda e: e.ts)  # stable: ties keep file order
+
+    states: dict[str, scoring.AccountState] = {}
+    last: dict[str, scoring.StepResult] = {}
+    written_at: dict[str, datetime] = {}
+    applied = duplicates = written = learned = 0
+    total = len(events)
+    with Path(out_path).open("wb") as out:
+        for done, event in enumerate(events, start=1):
+            step = scoring.process(states.get(event.account_id), event, config, model)
+            if progress is not None and (done % PROGRESS_EVERY == 0 or done == total):
+                progress(done, total)
+            if step.score is None:
+                duplicates += 1
+                continue
+            applied += 1
+            states[event.account_id] = step.state
+            last[event.account_id] = step
+            if step.examples:
+                model = scoring.learn(model, step.examples)
+                learned += len(step.examples)
+            if cadence is not None:
+                previous = written_at.get(event.account_id)
+                if previous is None or event.ts - previous >= cadence:
+                    out.write(step.score.model_dump_json().encode() + b"\n")
+                    written_at[event.account_id] = event.ts
+                    written += 1
+        for step in last.values():
+            assert step.score is not None
+            out.write(step.score.model_dump_json().encode() + b"\n")
+            written += 1
+    return ScoreFileSummary(
+        records_read=read,
+        events_applied=applied,
+        duplicates=duplicates,
+        bad_lines=bad_count,
+        bad_samples=tuple(bad),
+        accounts=len(last),
+        scores_written=written,
+        examples_learned=learned,
+        config_version=config.version,
+        model_version=model.version,
+    )
+
+
+_CADENCE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNIT = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_cadence(text: str) -> timedelta:
+    """`30m`, `12h`, `1d`, `2w` ... as a timedelta (argparse type)."""
+    match = _CADENCE.match(text)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"invalid cadence {text!r}: use e.g. 30m, 12h, 1d, 1w")
+    value = timedelta(**{_UNIT[match.group(2)]: float(match.group(1))})
+    if value <= timedelta(0):
+        raise argparse.ArgumentTypeError("cadence must be positive")
+    return value
+
+
+def build_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add `score-file` to the `healthscore` CLI (`subparsers` from add_subparsers())."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "score-file",
+        help="score a JSONL or Parquet file of events offline and write the scores as JSONL",
+    )
+    p.add_argument("events", type=Path, help="events: .jsonl (one per line) or .parquet")
+    p.add_argument("--out", type=Path, required=True, help="where to write the scores (JSONL)")
+    p.add_argument("--config", type=Path, help="scoring config YAML (default: packaged)")
+    p.add_argument(
+        "--cadence",
+        type=parse_cadence,
+        help="also write each account's score every CADENCE of event time (30m, 12h, 1d, 1w)",
+    )
+    p.set_defaults(func=run)
+    return p
+
+
+def _print_progress(done: int, total: int) -> None:
+    end = "\n" if done == total else ""
+    print(f"\rscored {done}/{total} events", end=end, file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run `score-file` from parsed arguments; print the summary to stderr."""
+    summary = score_file(args.events, args.out, args.config, args.cadence, _print_progress)
+    print(summary.describe(), file=sys.stderr)
+    if summary.records_read and not summary.events_applied:
+        return 1
+    return 0
