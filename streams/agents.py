@@ -55,9 +55,6 @@ def register_scoring_agent(
     processor: BatchProcessor,
     sink: OutputSink,
     churn: ChurnModelHolder,
-    *,
-    batch_size: int,
-    batch_window: float,
 ) -> Counters:
     counters = Counters()
 
@@ -83,23 +80,16 @@ def register_scoring_agent(
     @app.agent(topics.inputs, name="score-events", supervisor_strategy=CrashingSupervisor)
     async def score_events(stream: faust.StreamT) -> None:
         await prepare()
-        async for events in stream.take_events(batch_size, within=batch_window):
+        async for event in stream.events():
             records = [
-                RawRecord(
-                    e.message.topic,
-                    e.message.partition,
-                    e.message.offset,
-                    e.message.key,
-                    e.message.value,
-                )
-                for e in events
+                RawRecord(r.topic, r.partition, r.offset, r.key, r.value) for r in event.value
             ]
             out = processor.run(records, load, save)
             churn.learn(out.examples)
             await sink.publish(out)
             counters.add(out)
 
-    @app.timer(10.0)
+    @app.timer(2.0)
     async def report_progress() -> None:
         elapsed = max(1e-9, time.monotonic() - counters.started)
         log.info(

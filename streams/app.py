@@ -8,6 +8,7 @@ import faust
 from faust.auth import SASLCredentials
 
 from streams.settings import Settings
+from streams.transport import BatchingApp
 
 
 def _credentials(settings: Settings) -> SASLCredentials | faust.SSLCredentials | None:
@@ -26,9 +27,13 @@ def _credentials(settings: Settings) -> SASLCredentials | faust.SSLCredentials |
     return faust.SSLCredentials(context)
 
 
-def create_app(settings: Settings) -> faust.App:
-    """A Faust App configured from settings; agents are added by `streams.agents`."""
-    return faust.App(
+def create_app(settings: Settings) -> BatchingApp:
+    """A Faust App configured from settings; agents are added by `streams.agents`.
+
+    Its consumer delivers the input topics a fetched batch at a time (see
+    `streams.transport`); everything else is Faust as usual.
+    """
+    app = BatchingApp(
         settings.app_id,
         broker=settings.faust_broker,
         broker_credentials=_credentials(settings),
@@ -47,5 +52,7 @@ def create_app(settings: Settings) -> faust.App:
         broker_commit_every=10_000,
         broker_commit_interval=1.0,
         stream_buffer_maxsize=8192,
-        broker_max_poll_records=5000,
+        broker_max_poll_records=settings.batch_size,
     )
+    app.batched_topics = frozenset(settings.input_topics.values())
+    return app

@@ -8,6 +8,7 @@ import faust
 
 from schemas.events import Family
 from streams.settings import Settings
+from streams.transport import BATCH_CODEC
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,8 @@ def declare_topics(app: faust.App, settings: Settings) -> Topics:
     }
     names = settings.input_topics
     return Topics(
-        inputs=app.topic(*names.values(), **raw),
+        # one message per fetched partition batch: see streams.transport
+        inputs=app.topic(*names.values(), key_serializer="raw", value_serializer=BATCH_CODEC),
         families_by_topic={name: family for family, name in names.items()},
         # latest score per account: keyed and compacted so a new subscriber
         # reads every account's current score and nothing older

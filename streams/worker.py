@@ -28,10 +28,7 @@ def build(settings: Settings, writer: ClickHouseWriter) -> tuple[faust.App, Coun
     churn = ChurnModelHolder(scoring.default_churn_model(config))
     processor = BatchProcessor(config, topics.families_by_topic, churn.get)
     sink = OutputSink(topics, writer)
-    counters = register_scoring_agent(
-        app, topics, table, processor, sink, churn,
-        batch_size=settings.batch_size, batch_window=settings.batch_window_ms / 1000,
-    )  # fmt: skip
+    counters = register_scoring_agent(app, topics, table, processor, sink, churn)
 
     @app.on_before_shutdown.connect
     async def flush_clickhouse(app: faust.App, **_: object) -> None:

@@ -36,7 +36,6 @@ class Pipeline:
             "HEALTHSCORE_TOPIC_PREFIX": f"t{run}",
             "HEALTHSCORE_APP_ID": f"hs-test-{run}",
             "HEALTHSCORE_PARTITIONS": str(partitions),
-            "HEALTHSCORE_BATCH_WINDOW_MS": "20",
             "CLICKHOUSE_FLUSH_SECONDS": "0.2",
             **env,
         }
