@@ -48,6 +48,9 @@ kafka: install kafka-jars ## run a local Kafka broker in the foreground
 schemas: install ## regenerate the JSON Schema files in schemas/json
 	$(BIN)/healthscore schemas export
 
+grafana: install ## regenerate the Grafana boards and provisioning files under dashboards/
+	$(BIN)/python -m streams.grafana.generate
+
 format: install ## apply ruff formatting and safe fixes
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
@@ -55,4 +58,4 @@ format: install ## apply ruff formatting and safe fixes
 clean: ## remove local data (var/) and caches; keeps .venv
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
-.PHONY: help install kafka-jars lint typecheck unit test demo worker kafka schemas format clean
+.PHONY: help install kafka-jars lint typecheck unit test demo worker kafka schemas grafana format clean

@@ -96,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="directory (default: schemas/json in the package)")
     p.set_defaults(func=_schemas)
 
+    from streams.grafana import publish as grafana_publish
+
+    grafana_publish.build_parser(sub)
+
     try:
         from streams import score_file
     except ImportError:  # pragma: no cover - while the scoring core is not installed

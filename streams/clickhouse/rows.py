@@ -7,11 +7,13 @@ shape can grow without a migration.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import orjson
 
 from schemas.outputs import Alert, DeadLetter, Driver, ScoreRecord, Transition
+from scoring import TrackRecordRow
 
 SCORE_COLUMNS = (
     "account_id", "ts", "event_id", "health", "band", "trend_7d", "trend_30d", "coverage",
@@ -27,6 +29,10 @@ TRANSITION_COLUMNS = (
 ALERT_COLUMNS = (
     "alert_id", "account_id", "ts", "kind", "severity", "dedupe_key", "message", "tier",
     "engagement", "event_id", "drivers", "config_version",
+)  # fmt: skip
+TRACK_RECORD_COLUMNS = (
+    "model_version", "computed_at", "examples", "positives", "auc", "brier",
+    "bin_lower", "bin_predicted", "bin_observed", "bin_count",
 )  # fmt: skip
 DEAD_LETTER_COLUMNS = (
     "received_at", "source_topic", "partition", "offset", "key", "reason", "field", "detail",
@@ -74,4 +80,17 @@ def dead_letter_row(d: DeadLetter) -> list[Any]:
     return [
         d.received_at, d.source_topic, d.partition, d.offset, d.key, d.reason.value, d.field,
         d.detail, d.payload, d.payload_bytes, d.event_id, d.account_id,
+    ]  # fmt: skip
+
+
+def track_record_row(r: TrackRecordRow, computed_at: datetime) -> list[Any]:
+    """Calibration bins become parallel arrays; an empty bin's rates are NaN."""
+    nan = float("nan")
+    bins = r.calibration
+    return [
+        r.model_version, computed_at, r.examples, r.positives, r.auc, None,
+        [b.lower for b in bins],
+        [nan if b.mean_predicted is None else b.mean_predicted for b in bins],
+        [nan if b.observed_rate is None else b.observed_rate for b in bins],
+        [b.examples for b in bins],
     ]  # fmt: skip

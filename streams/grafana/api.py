@@ -36,7 +36,8 @@ def open_api(url: str, token: str | None, timeout: float) -> GrafanaApi:
         raise GrafanaError(f"--url {url!r} is not an http(s) URL of a Grafana")
     if not token and not (parts.username and parts.password):
         raise GrafanaAuthError(f"no token for {safe_url(url)}: pass --token or set GRAFANA_TOKEN")
-    return GrafanaApi.from_url(url, credential=token or None, timeout=timeout)
+    api: GrafanaApi = GrafanaApi.from_url(url, credential=token or None, timeout=timeout)
+    return api
 
 
 def safe_url(url: str) -> str:
@@ -95,7 +96,7 @@ def _message(exc: GrafanaException) -> str:
     response: Any = exc.response
     if isinstance(response, dict) and response.get("message"):
         return str(response["message"])
-    return exc.message
+    return str(exc.message)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -45,7 +45,7 @@ def render_json(data: Any) -> str:
 
 
 def render_yaml(data: Any, source: str) -> str:
-    body = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+    body = str(yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100))
     return HEADER.format(source=source) + body
 
 

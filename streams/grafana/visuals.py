@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from streams.grafana.panels import (
     JSON,
@@ -11,7 +10,6 @@ from streams.grafana.panels import (
     Panel,
     Query,
     by_name,
-    by_ref,
     fixed_color,
     organize,
     unit_overrides,
@@ -194,105 +192,4 @@ def state_timeline(
             "tooltip": {"mode": "single", "sort": "none"},
         },
         defaults={"color": {"mode": "thresholds"}, "mappings": value_colors(colors)},
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class Series:
-    """One coloured group of points of a scatter (one query)."""
-
-    name: str
-    color: str
-    sql: str
-
-
-def scatter(
-    title: str,
-    *,
-    x: str,
-    y: str,
-    series: Sequence[Series],
-    guides: Sequence[str],
-    x_range: tuple[float, float],
-    y_range: tuple[float, float],
-    x_label: str,
-    y_label: str,
-    width: int,
-    height: int,
-    size: str | None = None,
-    description: str = "",
-) -> Panel:
-    """An XY chart (Grafana 11+ "v2" options): one named series per query, plus guide
-    lines (queries giving `x`/`y` points joined by a line, hidden from legend and tooltip)."""
-    refs = [chr(ord("A") + i) for i in range(len(series) + len(guides))]
-    queries = tuple(Query(s.sql, ref) for s, ref in zip(series, refs, strict=False)) + tuple(
-        Query(sql, ref) for sql, ref in zip(guides, refs[len(series) :], strict=True)
-    )
-    configs: list[JSON] = []
-    for s, ref in zip(series, refs, strict=False):
-        config: JSON = {
-            "name": {"fixed": s.name},
-            "frame": {"matcher": {"id": "byRefId", "options": ref}},
-            "x": {"matcher": {"id": "byName", "options": x}},
-            "y": {"matcher": {"id": "byName", "options": y}},
-        }
-        if size:
-            config["size"] = {"matcher": {"id": "byName", "options": size}}
-        configs.append(config)
-    for ref in refs[len(series) :]:
-        configs.append(
-            {
-                "name": {"fixed": f"guide {ref}"},
-                "frame": {"matcher": {"id": "byRefId", "options": ref}},
-                "x": {"matcher": {"id": "byName", "options": x}},
-                "y": {"matcher": {"id": "byName", "options": y}},
-            }
-        )
-    overrides = [
-        by_ref(ref, color=fixed_color(s.color)) for s, ref in zip(series, refs, strict=False)
-    ]
-    hidden = {"legend": True, "tooltip": True, "viz": False}
-    overrides += [
-        by_ref(ref, color=fixed_color("#8e8e8e"), custom__show="lines", custom__hideFrom=hidden)
-        for ref in refs[len(series) :]
-    ]
-    overrides += [
-        by_name(
-            x,
-            custom__axisLabel=x_label,
-            custom__axisSoftMin=x_range[0],
-            custom__axisSoftMax=x_range[1],
-        ),
-        by_name(
-            y,
-            custom__axisLabel=y_label,
-            custom__axisSoftMin=y_range[0],
-            custom__axisSoftMax=y_range[1],
-        ),
-    ]
-    return Panel(
-        kind="xychart",
-        title=title,
-        description=description,
-        queries=queries,
-        columns=(x, y),
-        width=width,
-        height=height,
-        options={"mapping": "manual", "series": configs, "legend": LEGEND, "tooltip": TOOLTIP},
-        defaults={
-            "color": {"mode": "palette-classic"},
-            "custom": {
-                "show": "points",
-                "pointShape": "circle",
-                "pointSize": {"fixed": 7, "min": 5, "max": 22},
-                "pointStrokeWidth": 1,
-                "fillOpacity": 60,
-                "lineWidth": 1,
-                "axisPlacement": "auto",
-                "axisGridShow": True,
-            },
-        },
-        overrides=tuple(overrides),
-        extra_columns={ref: (size,) for ref in refs[: len(series)]} if size else {},
-        any_of=tuple(refs[: len(series)]),
     )

@@ -12,8 +12,9 @@ from streams.grafana.boards.base import (
     rows,
 )
 from streams.grafana.panels import Panel
+from streams.grafana.scatter import Series, scatter
 from streams.grafana.variables import ACCOUNT_SCOPE, DB
-from streams.grafana.visuals import Series, barchart, scatter, table, timeseries
+from streams.grafana.visuals import barchart, table, timeseries
 
 TRACK_RECORD = f"{DB}.churn_track_record FINAL"
 LATEST_VERSION = f"model_version = (SELECT argMax(model_version, computed_at) FROM {TRACK_RECORD})"
@@ -127,6 +128,7 @@ def calibration() -> Panel:
                            bin_observed AS observed, bin_count AS examples
                 WHERE {LATEST_VERSION} AND examples > 0
                 """,
+                ("predicted", "observed", "examples", "bin_start"),
             )
         ],
         guides=["SELECT arrayJoin([0.0, 1.0]) AS predicted, predicted AS observed"],

@@ -14,8 +14,9 @@ from streams.grafana.boards.base import (
     rows,
 )
 from streams.grafana.panels import Panel, pretty
+from streams.grafana.scatter import Series, scatter
 from streams.grafana.variables import ACCOUNT_SCOPE, ACCOUNTS_IN_SCOPE, DB
-from streams.grafana.visuals import Series, barchart, scatter, table
+from streams.grafana.visuals import barchart, table
 
 LATEST = f"{DB}.latest_score FINAL"
 
@@ -45,14 +46,16 @@ READINESS_SERIES = (
 )
 
 
-def _points(x: str, y: str, column: str, value: str) -> str:
-    return f"""
+def _points(x: str, y: str, column: str, value: str, label: str, color: str) -> Series:
+    """The accounts of one quadrant, placed by two of their signals."""
+    sql = f"""
         SELECT account_id, signals['{x}'] AS {x}, signals['{y}'] AS {y}, mrr, health, tier
         FROM {LATEST}
         WHERE {column} = '{value}' AND cancelled = 0
           AND signals['{x}'] IS NOT NULL AND signals['{y}'] IS NOT NULL
           AND {ACCOUNT_SCOPE}
     """
+    return Series(label, color, sql, ("account_id", x, y, "mrr", "health", "tier"))
 
 
 def _guides(x: str, y: str, at_x: float, at_y: float, lo: float, hi: float) -> list[str]:
@@ -74,7 +77,7 @@ def success_quadrant(lines: QuadrantLines) -> Panel:
         x=x,
         y=y,
         series=[
-            Series(label, SUCCESS_COLORS[q], _points(x, y, "success_quadrant", q))
+            _points(x, y, "success_quadrant", q, label, SUCCESS_COLORS[q])
             for q, label in SUCCESS_SERIES
         ],
         guides=_guides(x, y, lines.customer, lines.company, -1.0, 1.0),
@@ -97,7 +100,7 @@ def readiness_quadrant(lines: QuadrantLines) -> Panel:
         x=x,
         y=y,
         series=[
-            Series(label, READINESS_COLORS[q], _points(x, y, "readiness_quadrant", q))
+            _points(x, y, "readiness_quadrant", q, label, READINESS_COLORS[q])
             for q, label in READINESS_SERIES
         ],
         guides=_guides(x, y, lines.clarity, lines.priority, 0.0, 1.0),
