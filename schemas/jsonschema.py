@@ -37,8 +37,8 @@ def all_schemas() -> dict[str, dict[str, Any]]:
     union["title"] = "Event"
     union["$id"] = "healthscore/events/event.json"
     out["events/event.json"] = union
-    for name, model in OUTPUT_MODELS.items():
-        schema = model.model_json_schema(mode="serialization")
+    for name, output in OUTPUT_MODELS.items():
+        schema = output.model_json_schema(mode="serialization")
         schema["$id"] = f"healthscore/outputs/{name}.json"
         out[f"outputs/{name}.json"] = schema
     return out

@@ -65,14 +65,10 @@ def register_scoring_agent(
         table[account_id.encode()] = state
 
     async def prepare() -> None:
-        """Create the state changelog and load the producer's metadata for every
-        topic the agent writes, before the first batch: with `use_partitioner`
-        Faust picks a changelog partition from metadata synchronously."""
-        producer = app.producer._ensure_producer()  # the aiokafka producer
-        for topic in (table.changelog_topic, *topics.outputs):
+        """Create the output topics before the first batch (with their settings,
+        e.g. the compacted scores topic, rather than broker defaults)."""
+        for topic in topics.outputs:
             await topic.maybe_declare()
-            for name in topic.topics:
-                await producer.partitions_for(name)
 
     # A crash of this agent crashes the worker (CrashingSupervisor): the process
     # exits, and a restart resumes from committed offsets. Restarting only the

@@ -82,7 +82,8 @@ def _jsonl_records(path: Path) -> Iterator[tuple[int, Event | DecodeError]]:
 def _clean_row(row: dict[str, Any]) -> dict[str, Any]:
     """A Parquet row as the event it holds: drop the null columns of other event types
     (keeping nulls of the type's required fields), read naive timestamps as UTC."""
-    model = MODEL_BY_TYPE.get(row.get("type")) if isinstance(row.get("type"), str) else None
+    event_type = row.get("type")
+    model = MODEL_BY_TYPE.get(event_type) if isinstance(event_type, str) else None
     fields = model.model_fields if model is not None else {}
     out: dict[str, Any] = {}
     for key, value in row.items():

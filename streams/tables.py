@@ -1,10 +1,12 @@
 """Changelog-backed per-account state.
 
 Keys and values are raw bytes: the account id, and `AccountState.to_bytes()`.
-`use_partitioner=True` lets the agent write state once per account per batch
-(outside per-event iteration); the changelog partition then comes from the
-same murmur2 key hash as the input topics, so an account's state and its
-events stay co-partitioned across rebalances.
+The agent writes each account's state once per batch. Every batch comes from
+one input partition (see `streams.transport`) and is the current Faust event
+while it is processed, so Faust writes the changelog to that same partition:
+an account's state and its events stay co-partitioned across rebalances, with
+no dependence on producer metadata (`use_partitioner=True` would look the
+partition up synchronously, and fail while a new topic's metadata loads).
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ def declare_state_table(app: faust.App, settings: Settings) -> faust.Table:
         key_type=bytes,
         value_type=bytes,
         partitions=settings.topic_partitions,
-        use_partitioner=True,
         help="AccountState bytes per account id",
     )
     # Faust derives serializers from model types and falls back to json for

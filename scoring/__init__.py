@@ -1,0 +1,37 @@
+"""healthscore's functional core: events + a versioned config in, scores out.
+
+Pure and deterministic: no I/O, no wall clock, no randomness, no Kafka or
+ClickHouse. The streams layer calls exactly the names in `__all__`.
+"""
+
+from __future__ import annotations
+
+from scoring.churn import ChurnModel, LabelledExample, default_churn_model, learn, track_record
+from scoring.config import ScoringConfig
+from scoring.config_load import load_config
+from scoring.engine import StepResult, is_too_late, process, process_shadow, score_state
+from scoring.errors import ConfigError, ScoringError, TooLateError
+from scoring.state import AccountState, new_state
+from scoring.track import CalibrationBin, TrackRecordRow
+
+__all__ = [
+    "AccountState",
+    "CalibrationBin",
+    "ChurnModel",
+    "ConfigError",
+    "LabelledExample",
+    "ScoringConfig",
+    "ScoringError",
+    "StepResult",
+    "TooLateError",
+    "TrackRecordRow",
+    "default_churn_model",
+    "is_too_late",
+    "learn",
+    "load_config",
+    "new_state",
+    "process",
+    "process_shadow",
+    "score_state",
+    "track_record",
+]

@@ -1,0 +1,246 @@
+"""Compact orjson encoding of AccountState.
+
+Short keys, empty parts left out; the exactly-once ids (ts second u32 +
+48-bit id hash per event) and the active-user sketch registers (register
+u16 + age in days u16) packed as base64. `FORMAT` is written into every
+blob; `decode_state` refuses a format it does not know rather than guess.
+"""
+
+from __future__ import annotations
+
+import base64
+import struct
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from scoring.decay import Series, day_of
+from scoring.errors import ScoringError
+from scoring.state import (
+    AccountState,
+    BillingFacts,
+    Clock,
+    Memory,
+    Money,
+    Planned,
+    Snapshot,
+    Stamped,
+    Status,
+    SuccessFacts,
+    SupportFacts,
+    Terms,
+    UsageFacts,
+)
+
+FORMAT = 1
+_ID = struct.Struct(">IHI")  # ts second, id hash high 16 bits, id hash low 32 bits
+_REGISTER = struct.Struct(">HH")  # register, days before the watermark's day
+
+
+def _pack_ids(ids: tuple[tuple[int, int], ...]) -> str:
+    raw = b"".join(_ID.pack(ts, h >> 32, h & 0xFFFFFFFF) for ts, h in ids)
+    return base64.b64encode(raw).decode()
+
+
+def _unpack_ids(text: str) -> tuple[tuple[int, int], ...]:
+    raw = base64.b64decode(text, validate=True)
+    return tuple((ts, (hi << 32) | lo) for ts, hi, lo in _ID.iter_unpack(raw))
+
+
+def _pack_users(users: Mapping[int, int], max_ts: float | None) -> str:
+    """Sketch registers as (register, age in days) pairs; ages past 179 years are clamped."""
+    if not users or max_ts is None:
+        return ""
+    today = day_of(max_ts)
+    raw = b"".join(_REGISTER.pack(r, min(0xFFFF, today - d)) for r, d in sorted(users.items()))
+    return base64.b64encode(raw).decode()
+
+
+def _unpack_users(text: str, max_ts: float | None) -> dict[int, int]:
+    if not text or max_ts is None:
+        return {}
+    today = day_of(max_ts)
+    return {
+        r: today - age for r, age in _REGISTER.iter_unpack(base64.b64decode(text, validate=True))
+    }
+
+
+def _series(s: Series) -> list[Any]:
+    return [s.anchor, list(s.folded), [list(b) for b in s.recent]]
+
+
+def _opt(value: tuple[Any, ...] | None) -> list[Any] | None:
+    return None if value is None else list(value)
+
+
+def _series_doc(series: Mapping[str, Series]) -> dict[str, list[Any]]:
+    return {k: _series(v) for k, v in sorted(series.items())}
+
+
+def _series_of(doc: Mapping[str, Any]) -> dict[str, Series]:
+    return {
+        k: Series(v[0], tuple(v[1]), tuple((d, n) for d, n in v[2]))
+        for k, v in doc.get("x", {}).items()
+    }
+
+
+def _drop_empty(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v not in (None, 0, (), [], {}, False)}
+
+
+def encode_state(state: AccountState, with_memory: bool = True) -> bytes:
+    c, u, s, b, w, m = (
+        state.clock,
+        state.usage,
+        state.support,
+        state.billing,
+        state.success,
+        state.memory,
+    )
+    doc: dict[str, Any] = {
+        "f": FORMAT,
+        "a": state.account_id,
+        "c": _drop_empty(
+            {
+                "t": c.max_ts,
+                "tf": list(c.family_max) if any(t is not None for t in c.family_max) else None,
+                "t0": c.first_ts,
+                "n": c.events_applied,
+                "i": _pack_ids(c.recent_ids),
+            }
+        ),
+        "u": _drop_empty(
+            {
+                "f": dict(u.features),
+                "u": _pack_users(u.users, c.max_ts),
+                "x": _series_doc(u.series),
+            }
+        ),
+        "s": _drop_empty(
+            {
+                "o": s.opened,
+                "r": s.resolved,
+                "ro": s.reopened,
+                "nps": _opt(s.last_nps),
+                "x": _series_doc(s.series),
+            }
+        ),
+        "b": _drop_empty(
+            {
+                "t": _opt(b.terms),
+                "st": _opt(b.status),
+                "sg": _opt(b.segment),
+                "t0": b.started_ts,
+                "fi": {k: list(v) for k, v in b.failed.items()},
+                "pi": dict(b.paid),
+                "n": b.invoices_seen,
+                "d": {k: list(v) for k, v in b.discounts.items()},
+                "x": _series_doc(b.series),
+            }
+        ),
+        "w": _drop_empty(
+            {
+                "g": dict(w.goals),
+                "p": {k: list(v) for k, v in w.planned.items()},
+                "c": dict(w.completed),
+                "v": w.first_value_ts,
+                "fit": {k: list(v) for k, v in w.fits.items()},
+                "imp": _opt(w.importance),
+                "x": _series_doc(w.series),
+            }
+        ),
+        "e": {k: [list(p) for p in v] for k, v in sorted(state.evidence.items())},
+    }
+    if with_memory:
+        doc["m"] = _drop_empty(
+            {
+                "r": m.readiness,
+                "s": m.success,
+                "b": m.band,
+                "t": m.tier,
+                "p": m.potential,
+                "hs": m.health_start,
+                "h": list(m.health_points),
+                "sn": [
+                    [sn.ts, list(sn.features), sn.predicted, sn.model_version] for sn in m.snapshots
+                ],
+                "st": m.last_snapshot_ts,
+            }
+        )
+        if m.potential is False:
+            doc["m"]["p"] = False
+    return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
+
+
+def _terms(v: list[Any] | None) -> Terms | None:
+    return None if v is None else Terms(v[0], v[1], v[2], v[3], v[4], v[5])
+
+
+def _stamped(v: list[Any] | None) -> Stamped | None:
+    return None if v is None else Stamped(v[0], v[1], v[2])
+
+
+def _money(d: Mapping[str, list[Any]]) -> dict[str, Money]:
+    return {k: Money(v[0], v[1], v[2], v[3]) for k, v in d.items()}
+
+
+def decode_state(data: bytes) -> AccountState:
+    try:
+        doc = orjson.loads(data)
+        if doc.get("f") != FORMAT:
+            raise ScoringError(f"unknown AccountState format {doc.get('f')!r}")
+        return _decode(doc)
+    except (AttributeError, KeyError, IndexError, TypeError, ValueError, struct.error) as exc:
+        raise ScoringError(f"corrupt AccountState bytes: {exc}") from exc
+
+
+def _decode(doc: dict[str, Any]) -> AccountState:
+    c, u, s, b, w, m = (doc.get(k, {}) for k in ("c", "u", "s", "b", "w", "m"))
+    status = b.get("st")
+    return AccountState(
+        account_id=doc["a"],
+        clock=Clock(
+            c.get("t"),
+            c.get("t0"),
+            c.get("n", 0),
+            _unpack_ids(c.get("i", "")),
+            tuple(c.get("tf") or (None, None, None, None)),
+        ),
+        usage=UsageFacts(u.get("f", {}), _unpack_users(u.get("u", ""), c.get("t")), _series_of(u)),
+        support=SupportFacts(
+            s.get("o", 0), s.get("r", 0), s.get("ro", 0), _stamped(s.get("nps")), _series_of(s)
+        ),
+        billing=BillingFacts(
+            terms=_terms(b.get("t")),
+            status=None if status is None else Status(status[0], status[1], status[2]),
+            segment=_stamped(b.get("sg")),
+            started_ts=b.get("t0"),
+            failed=_money(b.get("fi", {})),
+            paid=b.get("pi", {}),
+            invoices_seen=b.get("n", 0),
+            discounts=_money(b.get("d", {})),
+            series=_series_of(b),
+        ),
+        success=SuccessFacts(
+            goals=w.get("g", {}),
+            planned={k: Planned(v[0], v[1], v[2], v[3]) for k, v in w.get("p", {}).items()},
+            completed=w.get("c", {}),
+            first_value_ts=w.get("v"),
+            fits={k: Stamped(v[0], v[1], v[2]) for k, v in w.get("fit", {}).items()},
+            importance=_stamped(w.get("imp")),
+            series=_series_of(w),
+        ),
+        evidence={k: tuple((p[0], p[1]) for p in v) for k, v in doc.get("e", {}).items()},
+        memory=Memory(
+            readiness=m.get("r"),
+            success=m.get("s"),
+            band=m.get("b"),
+            tier=m.get("t"),
+            potential=m.get("p"),
+            health_start=m.get("hs", 0),
+            health_points=tuple(m.get("h", ())),
+            snapshots=tuple(Snapshot(sn[0], tuple(sn[1]), sn[2], sn[3]) for sn in m.get("sn", ())),
+            last_snapshot_ts=m.get("st"),
+        ),
+    )

@@ -1,0 +1,246 @@
+"""`process`: one event in, the new state and everything it implies out.
+
+    state, event --(dedupe, lateness)--> apply to facts --> fold sealed days
+        --> evaluate facts at the watermark (signals, health, churn risk)
+        --> classify with the memory's previous classes (hysteresis)
+        --> memory: daily health point, churn snapshots and their labels
+        --> StepResult(state, score, transitions, examples)
+
+Lateness rule: an event is too late when its ts is before the account's
+newest ts seen minus `allowed_lateness`. Call `is_too_late` first and
+dead-letter such events (reason `too_late`); `process` raises TooLateError
+for them. Exactly-once: a repeated (event_id, ts) among the account's most
+recent `limits.recent_event_ids` events is a duplicate: `score` is None and
+the state is returned unchanged.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+
+from schemas.events import FAMILY_BY_TYPE, Event, Family
+from schemas.outputs import ScoreRecord, Transition
+from scoring.bounded import id_hash, insert_recent_id
+from scoring.churn import ChurnModel, LabelledExample
+from scoring.config import ScoringConfig
+from scoring.decay import day_of
+from scoring.errors import ScoringError, TooLateError
+from scoring.evaluate import evaluate
+from scoring.memory import advance_memory
+from scoring.record import as_datetime, score_record
+from scoring.reducers import REDUCERS
+from scoring.scratch import Scratch
+from scoring.state import EVENT_FAMILIES, AccountState, Clock, new_state
+
+_FAMILY_INDEX: dict[Family, int] = {Family(name): i for i, name in enumerate(EVENT_FAMILIES)}
+
+_U32 = 2**32 - 1
+
+
+class StepResult:
+    """What one event did: the new state, the score, transitions and churn examples.
+
+    Immutable. `score` is None only when the event was a duplicate (then
+    `state` is the input state). It is built on first access and then kept:
+    building a ScoreRecord costs about as much as the scoring step itself,
+    and the streams layer publishes only the last score of each account per
+    batch.
+    """
+
+    __slots__ = ("_build", "_score", "examples", "state", "transitions")
+    state: AccountState
+    transitions: tuple[Transition, ...]
+    examples: tuple[LabelledExample, ...]
+    _score: ScoreRecord | None
+    _build: Callable[[], ScoreRecord] | None
+
+    def __init__(
+        self,
+        state: AccountState,
+        score: ScoreRecord | Callable[[], ScoreRecord] | None,
+        transitions: tuple[Transition, ...] = (),
+        examples: tuple[LabelledExample, ...] = (),
+    ) -> None:
+        _set(self, "state", state)
+        _set(self, "transitions", transitions)
+        _set(self, "examples", examples)
+        _set(self, "_score", score if isinstance(score, ScoreRecord) else None)
+        _set(self, "_build", None if isinstance(score, ScoreRecord) else score)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"StepResult is immutable (cannot set {name!r})")
+
+    @property
+    def score(self) -> ScoreRecord | None:
+        if self._score is None and self._build is not None:
+            _set(self, "_score", self._build())
+            _set(self, "_build", None)
+        return self._score
+
+    def __repr__(self) -> str:
+        return (
+            f"StepResult(account={self.state.account_id!r}, score={self.score!r}, "
+            f"transitions={len(self.transitions)}, examples={len(self.examples)})"
+        )
+
+
+_set = object.__setattr__
+
+
+def _family_index(event: Event) -> int:
+    return _FAMILY_INDEX[FAMILY_BY_TYPE[event.type]]
+
+
+def is_too_late(state: AccountState | None, event: Event, config: ScoringConfig) -> bool:
+    """True when `event.ts` < the newest ts seen for the account *in the event's family*
+    - allowed_lateness. Events of different families may interleave in any order (each
+    family has its own topic), so only lateness within a family can be bounded."""
+    if state is None:
+        return False
+    newest = state.clock.family_max[_family_index(event)]
+    return newest is not None and event.ts.timestamp() < newest - config.lateness_seconds
+
+
+def _id_key(ts: float, event_id: str) -> tuple[int, int]:
+    """The exactly-once key of an event: (ts second, 48-bit id hash)."""
+    return min(_U32, max(0, int(ts))), id_hash(event_id)
+
+
+def _seen(ids: tuple[tuple[int, int], ...], key: tuple[int, int]) -> bool:
+    i = bisect.bisect_left(ids, key)
+    return i < len(ids) and ids[i] == key
+
+
+def is_duplicate(state: AccountState, event: Event) -> bool:
+    """The event's (event_id, ts second) is among the account's recent events."""
+    return _seen(state.clock.recent_ids, _id_key(event.ts.timestamp(), event.event_id))
+
+
+def _push_evidence(
+    old: tuple[tuple[int, str], ...], item: tuple[int, str], cap: int
+) -> tuple[tuple[int, str], ...]:
+    """Keep the `cap` newest (ts second, event id) pairs of a source, ascending."""
+    if len(old) >= cap and item <= old[0]:
+        return old
+    i = bisect.bisect_left(old, item)
+    if i < len(old) and old[i] == item:
+        return old
+    new = (*old[:i], item, *old[i:])
+    return new[len(new) - cap :] if len(new) > cap else new
+
+
+def _latest_event_id(state: AccountState) -> str:
+    pairs = [p for v in state.evidence.values() for p in v]
+    return max(pairs)[1] if pairs else ""
+
+
+def apply_event(
+    state: AccountState, event: Event, ts: float, key: tuple[int, int], config: ScoringConfig
+) -> AccountState:
+    """The state with the event (exactly-once `key`) merged into its facts (memory untouched)."""
+    clock = state.clock
+    h = key[1]
+    ids = insert_recent_id(clock.recent_ids, key, config.limits.recent_event_ids)
+    old_max = clock.max_ts
+    watermark = ts if old_max is None or ts > old_max else old_max
+    first = ts if clock.first_ts is None or ts < clock.first_ts else clock.first_ts
+    family = _family_index(event)
+    old_family_max = clock.family_max[family]
+    family_max = ts if old_family_max is None or ts > old_family_max else old_family_max
+    new_clock = Clock(
+        watermark,
+        first,
+        clock.events_applied + 1,
+        ids,
+        (*clock.family_max[:family], family_max, *clock.family_max[family + 1 :]),
+    )
+
+    s = Scratch(state.usage, state.support, state.billing, state.success, config)
+    source = REDUCERS[event.type](s, event, ts, day_of(ts), h)
+
+    evidence = state.evidence
+    if source is not None:
+        cap = max(1, config.limits.driver_event_ids)
+        pushed = _push_evidence(evidence.get(source, ()), (key[0], event.event_id), cap)
+        evidence = {**evidence, source: pushed}
+
+    lateness = config.lateness_seconds
+    seal_day = day_of(family_max - lateness)
+    sealing = old_family_max is None or seal_day > day_of(old_family_max - lateness)
+    usage, support, billing, success = s.finish(
+        seal_day if sealing else None, EVENT_FAMILIES[family]
+    )
+    return AccountState(
+        state.account_id, new_clock, usage, support, billing, success, evidence, state.memory
+    )
+
+
+def process(
+    state: AccountState | None, event: Event, config: ScoringConfig, model: ChurnModel
+) -> StepResult:
+    """Apply one event (in event-time order per account, within lateness) and score the account."""
+    if state is None:
+        state = new_state(event.account_id)
+    elif state.account_id != event.account_id:
+        raise ScoringError(
+            f"event for {event.account_id!r} applied to the state of {state.account_id!r}"
+        )
+    ts = event.ts.timestamp()
+    if is_too_late(state, event, config):
+        raise TooLateError(f"event {event.event_id!r} is older than the allowed lateness")
+    key = _id_key(ts, event.event_id)
+    if _seen(state.clock.recent_ids, key):
+        return StepResult(state, None)
+
+    applied = apply_event(state, event, ts, key, config)
+    ev = evaluate(applied, config, model)
+    when = event.ts if ts == ev.now_ts else as_datetime(ev.now_ts)
+    cancel_ts = ts if event.type == "subscription_cancelled" else None
+    step = advance_memory(applied, ev, cancel_ts, config, model)
+    new = applied.with_memory(step.memory)
+    transitions = step.transitions(new.account_id, when, event.event_id, ev, config)
+
+    def build() -> ScoreRecord:
+        return score_record(new, event.event_id, when, ev, step.classes, step.trends, config, model)
+
+    return StepResult(new, build, transitions, step.examples)
+
+
+def score_state(
+    state: AccountState, config: ScoringConfig, model: ChurnModel, scorecard: str | None = None
+) -> ScoreRecord:
+    """Score a state without changing it, optionally with another scorecard (shadow runs).
+
+    Hysteresis starts from the state's memory; `config_version` becomes
+    `<version>:shadow:<scorecard>` when a scorecard is named.
+    """
+    if state.clock.max_ts is None:
+        raise ScoringError("cannot score an account with no events applied")
+    if scorecard is not None and scorecard not in config.scorecards:
+        raise ScoringError(f"no scorecard {scorecard!r} in config {config.version}")
+    card = None if scorecard is None else config.scorecards[scorecard]
+    ev = evaluate(state, config, model, card)
+    step = advance_memory(state, ev, None, config, model)
+    record = score_record(
+        state,
+        _latest_event_id(state),
+        as_datetime(ev.now_ts),
+        ev,
+        step.classes,
+        step.trends,
+        config,
+        model,
+    )
+    if scorecard is None:
+        return record
+    return record.model_copy(update={"config_version": f"{config.version}:shadow:{scorecard}"})
+
+
+def process_shadow(
+    state: AccountState, config: ScoringConfig, model: ChurnModel
+) -> ScoreRecord | None:
+    """The score under `config.shadow_scorecard` (None when the config names none)."""
+    if config.shadow_scorecard is None or state.clock.max_ts is None:
+        return None
+    return score_state(state, config, model, config.shadow_scorecard)

@@ -1,0 +1,203 @@
+"""Building the output models (ScoreRecord, Transition, Driver) from an evaluation.
+
+Records are built with `scoring.trusted.trusted`: every value is valid by
+construction here, and validating ~30 fields per event would cost more than
+the whole scoring step.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import NamedTuple
+
+from schemas.events import SCHEMA_VERSION, Tier
+from schemas.outputs import (
+    Band,
+    Driver,
+    HappinessBand,
+    ReadinessQuadrant,
+    ScoreRecord,
+    SuccessQuadrant,
+    Transition,
+    TransitionKind,
+)
+from scoring.churn import ChurnModel, contributions
+from scoring.classify import ENGAGEMENT
+from scoring.config import ScoringConfig
+from scoring.decay import DAY
+from scoring.evaluate import Evaluation
+from scoring.health import top_by_effect
+from scoring.names import SIGNALS
+from scoring.state import AccountState, Evidence
+from scoring.trusted import trusted
+
+SIGNAL_SOURCES: dict[str, tuple[str, ...]] = {
+    "feature_breadth": ("usage", "billing"),
+    "feature_depth": ("usage",),
+    "velocity": ("usage",),
+    "adoption": ("usage", "billing"),
+    "milestone_completion": ("milestones", "billing"),
+    "customer_happiness": ("support",),
+    "company_happiness": ("billing", "support", "engagement"),
+    "goal_clarity": ("goals", "milestones"),
+    "priority": ("engagement", "milestones", "usage"),
+}
+"""Which evidence sources (see `scoring.reducers`) move each signal."""
+
+
+def event_ids(evidence: Evidence, signal: str, n: int) -> tuple[str, ...]:
+    """Ids of the newest events behind a signal, newest first."""
+    if n <= 0:
+        return ()
+    pairs: list[tuple[int, str]] = []
+    for source in SIGNAL_SOURCES[signal]:
+        pairs.extend(evidence.get(source, ()))
+    pairs.sort()
+    return tuple(event_id for _, event_id in reversed(pairs[-n:]))
+
+
+def freshness_days(ev: Evaluation, evidence: Evidence) -> float | None:
+    """Age in days of the newest data behind each known signal, weighted like health."""
+    newest = {source: float(pairs[-1][0]) for source, pairs in evidence.items() if pairs}
+    num = den = 0.0
+    for signal, _, weight, _ in ev.health.known:
+        latest = -1.0
+        for source in SIGNAL_SOURCES[signal]:
+            t = newest.get(source, -1.0)
+            if t > latest:
+                latest = t
+        if latest >= 0.0:
+            num += weight * (ev.now_ts - latest)
+            den += weight
+    return round(max(0.0, num / den) / DAY, 3) if den else None
+
+
+def health_drivers(ev: Evaluation, evidence: Evidence, config: ScoringConfig) -> tuple[Driver, ...]:
+    n_ids = config.limits.driver_event_ids
+    return tuple(
+        trusted(
+            Driver,
+            {
+                "signal": c.signal,
+                "value": round(c.value, 4),
+                "weight": round(c.weight, 4),
+                "effect": round(c.effect, 2),
+                "event_ids": event_ids(evidence, c.signal, n_ids),
+            },
+        )
+        for c in top_by_effect(ev.health.contributions(), config.health.max_drivers)
+    )
+
+
+def churn_drivers(ev: Evaluation, model: ChurnModel, n: int) -> tuple[Driver, ...]:
+    parts = contributions(model, ev.features)
+    order = sorted(range(len(SIGNALS)), key=lambda i: -abs(parts[i]))[:n]
+    return tuple(
+        trusted(
+            Driver,
+            {
+                "signal": SIGNALS[i],
+                "value": _round4(ev.values[i]),
+                "weight": round(model.coefficients[i], 4),
+                "effect": round(parts[i], 4),
+                "event_ids": (),
+            },
+        )
+        for i in order
+        if parts[i] != 0.0
+    )
+
+
+def _round4(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def as_datetime(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+class Classes(NamedTuple):
+    """The classifications after one event (hysteresis already applied)."""
+
+    readiness: ReadinessQuadrant | None
+    success: SuccessQuadrant | None
+    happiness: HappinessBand | None
+    band: Band
+    tier: Tier
+    potential: bool | None
+    opportunities: tuple[str, ...]
+
+
+def score_record(
+    state: AccountState,
+    event_id: str,
+    ts: datetime,
+    ev: Evaluation,
+    classes: Classes,
+    trends: tuple[float | None, float | None],
+    config: ScoringConfig,
+    model: ChurnModel,
+) -> ScoreRecord:
+    evidence = state.evidence
+    return trusted(
+        ScoreRecord,
+        {
+            "account_id": state.account_id,
+            "ts": ts,
+            "event_id": event_id,
+            "health": round(ev.health.health, 2),
+            "band": classes.band,
+            "trend_7d": trends[0],
+            "trend_30d": trends[1],
+            "coverage": round(ev.health.coverage, 4),
+            "freshness_days": freshness_days(ev, evidence),
+            "signals": dict(zip(SIGNALS, map(_round4, ev.values), strict=True)),
+            "readiness_quadrant": classes.readiness,
+            "success_quadrant": classes.success,
+            "happiness_band": classes.happiness,
+            "churn_risk": round(ev.churn_risk, 4),
+            "churn_drivers": churn_drivers(ev, model, config.health.max_drivers),
+            "tier": classes.tier,
+            "engagement": ENGAGEMENT[classes.tier],
+            "success_potential": classes.potential,
+            "fits": dict(ev.fits),
+            "opportunities": classes.opportunities,
+            "drivers": health_drivers(ev, evidence, config),
+            "segment": ev.segment,
+            "mrr": ev.mrr,
+            "cancelled": state.billing.cancelled,
+            "events_applied": state.clock.events_applied,
+            "config_version": config.version,
+            "model_version": model.version,
+            "schema_version": SCHEMA_VERSION,
+        },
+    )
+
+
+def transition(
+    account_id: str,
+    ts: datetime,
+    kind: TransitionKind,
+    old: str | bool | None,
+    new: str | bool | None,
+    event_id: str,
+    drivers: tuple[Driver, ...],
+    config: ScoringConfig,
+) -> Transition:
+    def text(v: str | bool | None) -> str | None:
+        return None if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+
+    return trusted(
+        Transition,
+        {
+            "account_id": account_id,
+            "ts": ts,
+            "kind": kind,
+            "from_value": text(old),
+            "to_value": text(new),
+            "event_id": event_id,
+            "drivers": drivers,
+            "config_version": config.version,
+            "schema_version": SCHEMA_VERSION,
+        },
+    )

@@ -1,0 +1,69 @@
+"""Success reducers: goals, milestones, fits, sponsors, meetings, importance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas import events as ev
+from scoring.bounded import put_max, put_stamped
+from scoring.scratch import Reducer, Scratch, newer, rebuild
+from scoring.state import Planned, Stamped
+
+
+def _success(s: Scratch, **changes: Any) -> None:
+    s.success = rebuild(s.success, **changes)
+
+
+def _goal(s: Scratch, e: ev.GoalDefined, ts: float, day: int, h: int) -> str:
+    _success(s, goals=put_max(s.success.goals, e.goal_id, ts, s.config.limits.max_goals))
+    return "goals"
+
+
+def _milestone_planned(s: Scratch, e: ev.MilestonePlanned, ts: float, day: int, h: int) -> str:
+    entry = Planned(ts, h, e.due.timestamp(), e.expansion)
+    cap = s.config.limits.max_milestones
+    _success(s, planned=put_stamped(s.success.planned, e.milestone_id, entry, cap))
+    return "milestones"
+
+
+def _milestone_completed(s: Scratch, e: ev.MilestoneCompleted, ts: float, day: int, h: int) -> str:
+    w = s.success
+    completed = put_max(w.completed, e.milestone_id, ts, s.config.limits.max_milestones)
+    first = ts if w.first_value_ts is None else min(w.first_value_ts, ts)
+    _success(s, completed=completed, first_value_ts=first)
+    return "milestones"
+
+
+def _fit(s: Scratch, e: ev.FitAssessed, ts: float, day: int, h: int) -> str:
+    if newer(ts, h, s.success.fits.get(e.fit.value)):
+        _success(s, fits={**s.success.fits, e.fit.value: Stamped(ts, h, e.holds)})
+    return "fits"
+
+
+def _sponsor(s: Scratch, e: ev.SponsorEngaged, ts: float, day: int, h: int) -> str:
+    s.add("sponsor", day, getattr(s.config.success.sponsor_seniority, e.seniority))
+    return "engagement"
+
+
+def _meeting(s: Scratch, e: ev.MeetingHeld, ts: float, day: int, h: int) -> str:
+    s.add("meetings", day, 1.0)
+    s.add("meeting_minutes", day, e.duration_minutes)
+    return "engagement"
+
+
+def _importance(s: Scratch, e: ev.ImportanceSet, ts: float, day: int, h: int) -> str:
+    if newer(ts, h, s.success.importance):
+        tier = None if e.tier is None else e.tier.value
+        _success(s, importance=Stamped(ts, h, tier))
+    return "importance"
+
+
+REDUCERS: dict[str, Reducer] = {
+    "goal_defined": _goal,
+    "milestone_planned": _milestone_planned,
+    "milestone_completed": _milestone_completed,
+    "fit_assessed": _fit,
+    "sponsor_engaged": _sponsor,
+    "meeting_held": _meeting,
+    "importance_set": _importance,
+}

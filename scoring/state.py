@@ -1,0 +1,251 @@
+"""AccountState: everything the model remembers about one account.
+
+The state has two halves:
+
+* facts (`clock`, `usage`, `support`, `billing`, `success`, `evidence`):
+  merged from events with order-independent operations only (integer
+  sums, max/min, last-writer-wins by (ts, id hash), top-k), so
+  the same events give the same facts in any order within the lateness
+  bound. Signals, health and churn risk are functions of the facts.
+* `memory`: what the service has already published (the last class of
+  each classification, which hysteresis needs; daily health points for
+  trends; churn training snapshots). It records a path, so events that
+  arrive out of order may leave a different, equally valid, memory.
+
+Every container is bounded by the config `limits`, so the state size is
+bounded whatever the event volume. States are immutable: `process`
+returns a new one and shares unchanged parts with the old.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from scoring.decay import Series
+
+SERIES_FAMILY: dict[str, str] = {
+    "usage": "usage",
+    "tickets": "support",
+    "escalations": "support",
+    "reopenings": "support",
+    "nps_promoters": "support",
+    "nps_detractors": "support",
+    "nps_responses": "support",
+    "csat_sum": "support",
+    "csat_count": "support",
+    "feedback_sum": "support",
+    "feedback_count": "support",
+    "handling_minutes": "billing",
+    "meeting_minutes": "billing",
+    "credits": "billing",
+    "sponsor": "success",
+    "meetings": "success",
+}
+"""The facts family owning each decayed counter: the family whose signal reads it
+(cost to serve lives with billing, as company happiness reads it)."""
+
+EVENT_FAMILIES = ("usage", "support", "billing", "success")
+"""The input event families, in the order of `Clock.family_max`."""
+
+SERIES_SOURCE: dict[str, str] = {
+    **{name: family for name, family in SERIES_FAMILY.items()},
+    "handling_minutes": "support",
+    "meeting_minutes": "success",
+    "credits": "billing",
+}
+"""The event family feeding each decayed counter: its days are sealed against that
+family's watermark, so no interleaving of the families changes a counter."""
+
+
+Evidence = Mapping[str, tuple[tuple[int, str], ...]]
+"""Source -> its newest (ts second, event id) pairs, ascending: freshness and driver event ids."""
+
+
+class Terms(NamedTuple):
+    """Subscription terms, last writer wins (subscription_started / _changed)."""
+
+    ts: float
+    stamp: int
+    plan: str
+    mrr: float
+    seats: int
+    term_end: float | None
+
+
+class Status(NamedTuple):
+    """Subscription status, last writer wins (started / changed / cancelled)."""
+
+    ts: float
+    stamp: int
+    active: bool
+
+
+class Stamped(NamedTuple):
+    """A last-writer-wins value: segment, fit verdict, importance override, last NPS."""
+
+    ts: float
+    stamp: int
+    value: str | bool | int | None
+
+
+class Planned(NamedTuple):
+    ts: float
+    stamp: int
+    due: float
+    expansion: bool
+
+
+class Money(NamedTuple):
+    """A failed invoice (months = 0) or a recurring discount."""
+
+    ts: float
+    stamp: int
+    amount: float
+    months: int
+
+
+class Snapshot(NamedTuple):
+    """Churn features and prediction at one moment, waiting for its outcome."""
+
+    ts: float
+    features: tuple[float, ...]
+    predicted: float
+    model_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class Clock:
+    max_ts: float | None = None
+    """The account's watermark: the newest event time seen."""
+    first_ts: float | None = None
+    events_applied: int = 0
+    recent_ids: tuple[tuple[int, int], ...] = ()
+    """(ts second, id hash) of the most recent events, ascending: exactly-once memory."""
+    family_max: tuple[float | None, ...] = (None, None, None, None)
+    """The newest event time seen per event family (`EVENT_FAMILIES` order). Kafka orders
+    events only within a partition, and each family has its own topic, so lateness and
+    the sealing of decayed counters are measured against the event's own family."""
+
+
+@dataclass(frozen=True, slots=True)
+class UsageFacts:
+    features: Mapping[str, int] = field(default_factory=dict)
+    """Feature key -> last day used (the most recently used `max_features`)."""
+    users: Mapping[int, int] = field(default_factory=dict)
+    """Sketch register -> last day any user hashed there was seen."""
+    series: Mapping[str, Series] = field(default_factory=dict)
+    """This family's decayed counters by name (`SERIES_FAMILY`); absent = empty."""
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Derived values cached by `scoring.memo` (never serialized, not part of equality)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SupportFacts:
+    opened: int = 0
+    resolved: int = 0
+    reopened: int = 0
+    last_nps: Stamped | None = None
+    series: Mapping[str, Series] = field(default_factory=dict)
+    """This family's decayed counters by name (`SERIES_FAMILY`); absent = empty."""
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Derived values cached by `scoring.memo` (never serialized, not part of equality)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BillingFacts:
+    terms: Terms | None = None
+    status: Status | None = None
+    segment: Stamped | None = None
+    started_ts: float | None = None
+    failed: Mapping[str, Money] = field(default_factory=dict)
+    paid: Mapping[str, float] = field(default_factory=dict)
+    """Invoice id -> latest paid ts (kept so a payment that arrives first still settles)."""
+    invoices_seen: int = 0
+    discounts: Mapping[str, Money] = field(default_factory=dict)
+    series: Mapping[str, Series] = field(default_factory=dict)
+    """This family's decayed counters by name (`SERIES_FAMILY`); absent = empty."""
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Derived values cached by `scoring.memo` (never serialized, not part of equality)."""
+
+    @property
+    def cancelled(self) -> bool:
+        return self.status is not None and not self.status.active
+
+
+@dataclass(frozen=True, slots=True)
+class SuccessFacts:
+    goals: Mapping[str, float] = field(default_factory=dict)
+    planned: Mapping[str, Planned] = field(default_factory=dict)
+    completed: Mapping[str, float] = field(default_factory=dict)
+    first_value_ts: float | None = None
+    """Earliest milestone completion: the end of time to first value."""
+    fits: Mapping[str, Stamped] = field(default_factory=dict)
+    importance: Stamped | None = None
+    series: Mapping[str, Series] = field(default_factory=dict)
+    """This family's decayed counters by name (`SERIES_FAMILY`); absent = empty."""
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Derived values cached by `scoring.memo` (never serialized, not part of equality)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    readiness: str | None = None
+    success: str | None = None
+    band: str | None = None
+    tier: str | None = None
+    potential: bool | None = None
+    health_start: int = 0
+    """Day of `health_points[0]`."""
+    health_points: tuple[float | None, ...] = ()
+    """Latest health of each day (None: no event that day)."""
+    snapshots: tuple[Snapshot, ...] = ()
+    last_snapshot_ts: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountState:
+    account_id: str
+    clock: Clock = Clock()
+    usage: UsageFacts = UsageFacts()
+    support: SupportFacts = SupportFacts()
+    billing: BillingFacts = BillingFacts()
+    success: SuccessFacts = SuccessFacts()
+    evidence: Evidence = field(default_factory=dict)
+    memory: Memory = Memory()
+
+    def with_memory(self, memory: Memory) -> AccountState:
+        return AccountState(
+            self.account_id,
+            self.clock,
+            self.usage,
+            self.support,
+            self.billing,
+            self.success,
+            self.evidence,
+            memory,
+        )
+
+    def to_bytes(self) -> bytes:
+        """Compact orjson encoding (see `scoring.codec`)."""
+        from scoring.codec import encode_state
+
+        return encode_state(self)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> AccountState:
+        from scoring.codec import decode_state
+
+        return decode_state(data)
+
+    def facts_bytes(self) -> bytes:
+        """The encoding of the facts only: equal for any arrival order within lateness."""
+        from scoring.codec import encode_state
+
+        return encode_state(self, with_memory=False)
+
+
+def new_state(account_id: str) -> AccountState:
+    """The state of an account no event has been applied to."""
+    return AccountState(account_id)

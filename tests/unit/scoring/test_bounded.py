@@ -1,0 +1,99 @@
+"""Bounded containers: the same contents whatever the arrival order."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scoring.bounded import (
+    estimate_distinct,
+    feature_key,
+    id_hash,
+    insert_recent_id,
+    put_max,
+    put_stamped,
+    small_hash,
+)
+
+
+def test_hashes_are_stable_across_runs() -> None:
+    assert id_hash("evt-1") == id_hash("evt-1") < 2**48
+    assert small_hash("user-1") == small_hash("user-1") < 2**32
+
+
+def test_feature_keys_are_readable_when_short_and_bounded_when_long() -> None:
+    assert feature_key("reports") == "reports"
+    long = feature_key("x" * 200)
+    assert len(long) == 32 and long != feature_key("x" * 199)
+
+
+def test_put_max_returns_the_same_mapping_when_nothing_changes() -> None:
+    m = {"a": 5}
+    assert put_max(m, "a", 3, 10) is m
+    assert put_max(m, "a", 7, 10) == {"a": 7}
+    assert m == {"a": 5}
+
+
+def test_put_max_evicts_the_lowest_entry() -> None:
+    m: dict[str, int] = {}
+    for key, day in [("a", 1), ("b", 5), ("c", 3)]:
+        m = dict(put_max(m, key, day, 2))
+    assert m == {"b": 5, "c": 3}
+
+
+@given(st.lists(st.tuples(st.sampled_from("abcdefgh"), st.integers(0, 30)), max_size=60))
+def test_put_max_top_k_is_order_independent(items: list[tuple[str, int]]) -> None:
+    def build(seq: list[tuple[str, int]]) -> dict[str, int]:
+        m: dict[str, int] = {}
+        for key, value in seq:
+            m = dict(put_max(m, key, value, 3))
+        return m
+
+    shuffled = items[:]
+    random.Random(len(items)).shuffle(shuffled)
+    assert build(items) == build(shuffled)
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from("abcdef"), st.integers(0, 9), st.integers(0, 10**6)),
+        max_size=40,
+        unique_by=lambda item: item[2],  # the stamp is an event id hash: one per event
+    )
+)
+def test_last_writer_wins_keeps_the_payload_of_the_newest_write(
+    items: list[tuple[str, int, int]],
+) -> None:
+    def build(seq: list[tuple[str, int, int]]) -> dict[str, tuple[int, int, str]]:
+        m: dict[str, tuple[int, int, str]] = {}
+        for key, ts, stamp in seq:
+            m = dict(put_stamped(m, key, (ts, stamp, f"payload of {stamp}"), 4))
+        return m
+
+    shuffled = items[::-1]
+    assert build(items) == build(shuffled)
+
+
+def test_recent_ids_keep_the_newest() -> None:
+    ids: tuple[tuple[int, int], ...] = ()
+    for ts in [5, 1, 9, 3, 7]:
+        ids = insert_recent_id(ids, (ts, ts * 11), 3)
+    assert ids == ((5, 55), (7, 77), (9, 99))
+    assert insert_recent_id(ids, (2, 1), 3) is ids
+
+
+@pytest.mark.parametrize("users", [1, 5, 20, 60, 150])
+def test_linear_counting_estimates_distinct_users(users: int) -> None:
+    registers: dict[int, int] = {}
+    for u in range(users):
+        registers[small_hash(f"user-{u}") % 128] = 10
+    estimate = estimate_distinct(registers, since_day=0, size=128)
+    assert estimate == pytest.approx(users, rel=0.2, abs=1.0)
+
+
+def test_linear_counting_ignores_stale_registers() -> None:
+    assert estimate_distinct({1: 5, 2: 50}, since_day=10, size=128) == pytest.approx(1.0, abs=0.01)
+    assert estimate_distinct({}, since_day=0, size=128) == 0.0

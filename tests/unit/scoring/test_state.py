@@ -1,0 +1,115 @@
+"""AccountState: compact bytes that round-trip, and refuse to guess."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from schemas.events import Event
+from scoring import (
+    AccountState,
+    ChurnModel,
+    ScoringConfig,
+    ScoringError,
+    default_churn_model,
+    load_config,
+    new_state,
+)
+from tests.unit.scoring.factory import run
+from tests.unit.scoring.scripts import healthy
+from tests.unit.scoring.strategies import histories
+
+CONFIG = load_config()
+MODEL = default_churn_model(CONFIG)
+
+
+def test_a_new_state_is_empty() -> None:
+    state = new_state("acct-9")
+    assert state.account_id == "acct-9"
+    assert state.clock.max_ts is None and state.clock.events_applied == 0
+    assert AccountState.from_bytes(state.to_bytes()) == state
+
+
+def test_a_real_state_round_trips(config: ScoringConfig, model: ChurnModel) -> None:
+    state, _ = run(healthy(days=40), config, model)
+    assert state is not None
+    blob = state.to_bytes()
+    again = AccountState.from_bytes(blob)
+    assert again == state
+    assert again.to_bytes() == blob
+    print(f"\nhealthy account after {state.clock.events_applied} events: {len(blob)} bytes")
+    assert len(blob) < 4096
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(histories())
+def test_any_history_round_trips(events: list[Event]) -> None:
+    state, _ = run(events, CONFIG, MODEL)
+    assert state is not None
+    again = AccountState.from_bytes(state.to_bytes())
+    assert again == state
+    assert again.facts_bytes() == state.facts_bytes()
+
+
+def test_a_restored_state_scores_like_the_original(
+    config: ScoringConfig, model: ChurnModel
+) -> None:
+    events = healthy(days=30).items
+    state, _ = run(events[:-50], config, model)
+    assert state is not None
+    restored = AccountState.from_bytes(state.to_bytes())
+    _, direct = run(events[-50:], config, model, state)
+    _, resumed = run(events[-50:], config, model, restored)
+    assert [s.score for s in direct] == [s.score for s in resumed]
+
+
+@pytest.mark.parametrize(
+    "blob",
+    [
+        b"",
+        b"not json",
+        b"[]",
+        b'{"f": 99, "a": "x"}',
+        b'{"f": 1}',
+        b'{"f": 1, "a": "x", "c": {"i": "!!"}}',
+    ],
+)
+def test_corrupt_bytes_raise_a_scoring_error(blob: bytes) -> None:
+    with pytest.raises(ScoringError):
+        AccountState.from_bytes(blob)
+
+
+def test_the_worst_case_state_is_bounded(config: ScoringConfig, model: ChurnModel) -> None:
+    """Every capped container full, every id at its maximum length (128 characters)."""
+    from tests.unit.scoring.factory import Events
+
+    def long(prefix: str, i: int) -> str:
+        return f"{prefix}{i:06d}".ljust(128, "x")
+
+    ev = Events().add(
+        "subscription_started", 0, plan="p" * 128, mrr=1e6, seats=10**6, segment="s" * 128
+    )
+    for i in range(200):
+        day = i / 4
+        ev.add("feature_used", day, user_id=long("u", i), feature=long("f", i), quantity=1e9)
+        ev.add("goal_defined", day, goal_id=long("g", i), desired_outcome="x" * 2000)
+        ev.add("milestone_planned", day, milestone_id=long("m", i), due=day + 1, expansion=True)
+        ev.add("milestone_completed", day, milestone_id=long("c", i))
+        ev.add("invoice_failed", day, invoice_id=long("i", i), amount=1e9)
+        ev.add("invoice_paid", day, invoice_id=long("p", i), amount=1e9)
+        ev.add("discount_applied", day, amount=1e9, months=120)
+        ev.add("nps_response", day, score=10)
+        ev.add("meeting_held", day, duration_minutes=1440)
+    ev.items = [e.model_copy(update={"event_id": long("e", n)}) for n, e in enumerate(ev.items)]
+    state, _ = run(ev, config, model)
+    assert state is not None
+    limits = config.limits
+    assert len(state.usage.features) == config.usage.max_features
+    assert len(state.success.goals) == limits.max_goals
+    assert len(state.success.planned) == len(state.success.completed) == limits.max_milestones
+    assert len(state.billing.failed) == len(state.billing.paid) == limits.max_invoices
+    assert len(state.billing.discounts) == limits.max_discounts
+    assert len(state.clock.recent_ids) == limits.recent_event_ids
+    size = len(state.to_bytes())
+    print(f"\nworst-case state: {size} bytes")
+    assert size < 32 * 1024

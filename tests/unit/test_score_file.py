@@ -1,0 +1,134 @@
+"""`healthscore score-file`: offline scoring of JSONL and Parquet event files."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+
+from schemas.outputs import ScoreRecord
+from streams import score_file as sf
+from streams.errors import StreamsError
+from tests.unit.scoring.scripts import healthy
+
+GOLDEN = Path(__file__).parents[1] / "fixtures" / "golden_events.jsonl"
+
+
+def _records(path: Path) -> list[ScoreRecord]:
+    return [ScoreRecord.model_validate_json(line) for line in path.read_bytes().splitlines()]
+
+
+def test_scores_the_golden_events(tmp_path: Path) -> None:
+    out = tmp_path / "scores.jsonl"
+    summary = sf.score_file(GOLDEN, out)
+    records = _records(out)
+    assert summary.bad_lines == 0 and summary.events_applied == summary.records_read == 22
+    assert summary.accounts == 1 and len(records) == summary.scores_written == 1
+    assert records[0].account_id == "acct-golden" and records[0].events_applied == 22
+
+
+def test_bad_lines_are_counted_with_line_numbers_and_never_stop_the_run(tmp_path: Path) -> None:
+    lines = GOLDEN.read_bytes().splitlines()
+    mixed = [
+        lines[0],
+        b"{not json",
+        lines[1],
+        b"",
+        b'{"type": "nope", "event_id": "x"}',
+        lines[2],
+        b"[1, 2]",
+    ]
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"\n".join(mixed) + b"\n")
+    summary = sf.score_file(events, tmp_path / "out.jsonl")
+    assert summary.events_applied == 3
+    assert summary.bad_lines == 3
+    assert [(b.line, b.reason) for b in summary.bad_samples] == [
+        (2, "invalid_json"),
+        (5, "unknown_type"),
+        (7, "not_an_object"),
+    ]
+    assert "line 2: invalid_json" in summary.describe()
+
+
+def test_events_are_sorted_by_event_time_and_duplicates_counted(tmp_path: Path) -> None:
+    lines = GOLDEN.read_bytes().splitlines()
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"\n".join([*reversed(lines), lines[3]]) + b"\n")  # reversed, one repeated
+    summary = sf.score_file(events, tmp_path / "out.jsonl")
+    assert summary.duplicates == 1 and summary.events_applied == 22
+    in_order = tmp_path / "in_order.jsonl"
+    sf.score_file(GOLDEN, in_order)
+    assert _records(tmp_path / "out.jsonl") == _records(in_order)
+
+
+def _write_jsonl(path: Path, events: list) -> None:  # type: ignore[type-arg]
+    path.write_bytes(b"".join(e.model_dump_json().encode() + b"\n" for e in events))
+
+
+def test_cadence_writes_a_score_per_account_per_period_plus_the_final_one(tmp_path: Path) -> None:
+    events = healthy("acct-a", days=20).items + healthy("acct-b", days=20).items
+    path = tmp_path / "events.jsonl"
+    _write_jsonl(path, events)
+    out = tmp_path / "out.jsonl"
+    progress: list[tuple[int, int]] = []
+    summary = sf.score_file(
+        path, out, cadence=timedelta(days=7), progress=lambda d, t: progress.append((d, t))
+    )
+    records = _records(out)
+    per_account = {a: [r for r in records if r.account_id == a] for a in ("acct-a", "acct-b")}
+    # days 0, 7, 14 (+ the final score) for each account
+    assert all(len(rs) == 4 for rs in per_account.values())
+    assert summary.scores_written == len(records) == 8
+    assert progress[-1] == (len(events), len(events))
+
+
+def test_parquet_input_gives_the_same_scores_as_jsonl(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    rows = [orjson.loads(line) for line in GOLDEN.read_bytes().splitlines()]
+    columns = sorted({k for r in rows for k in r})
+    table = pa.Table.from_pylist([{c: r.get(c) for c in columns} for r in rows])
+    parquet = tmp_path / "events.parquet"
+    pq.write_table(table, parquet)
+    sf.score_file(parquet, tmp_path / "from_parquet.jsonl")
+    sf.score_file(GOLDEN, tmp_path / "from_jsonl.jsonl")
+    assert _records(tmp_path / "from_parquet.jsonl") == _records(tmp_path / "from_jsonl.jsonl")
+
+
+def test_a_missing_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(StreamsError, match="no such file"):
+        sf.score_file(tmp_path / "absent.jsonl", tmp_path / "out.jsonl")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("30m", timedelta(minutes=30)),
+        ("12h", timedelta(hours=12)),
+        ("1d", timedelta(days=1)),
+        ("2w", timedelta(weeks=2)),
+        ("1.5d", timedelta(hours=36)),
+    ],
+)
+def test_parse_cadence(text: str, expected: timedelta) -> None:
+    assert sf.parse_cadence(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "1", "d", "1y", "-1d", "0d"])
+def test_parse_cadence_refuses_nonsense(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError):
+        sf.parse_cadence(text)
+
+
+def test_cli_hook(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser()
+    sf.build_parser(parser.add_subparsers(dest="command"))
+    out = tmp_path / "scores.jsonl"
+    args = parser.parse_args(["score-file", str(GOLDEN), "--out", str(out), "--cadence", "1d"])
+    assert args.func(args) == 0
+    assert "22 events applied" in capsys.readouterr().err
+    assert len(_records(out)) > 1
