@@ -39,6 +39,17 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(accounts=args.accounts, days=args.days, seed=args.seed, out_dir=args.out)
 
 
+def _generate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from streams.demo.export import write_events
+    from streams.demo.portfolio import generate
+
+    n = write_events(Path(args.out), generate(args.accounts, args.days, args.seed))
+    print(f"wrote {n:,} events for {args.accounts:,} accounts to {args.out}")
+    return 0
+
+
 def _kafka(args: argparse.Namespace) -> int:
     from streams.infra.local_kafka import main as kafka_main
 
@@ -81,11 +92,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "demo", help="start local Kafka + embedded ClickHouse and score a synthetic portfolio"
     )
-    p.add_argument("--accounts", type=int, default=200, help="accounts to simulate (default 200)")
-    p.add_argument("--days", type=int, default=30, help="days of history (default 30)")
+    p.add_argument("--accounts", type=int, default=2000, help="accounts to simulate (default 2000)")
+    p.add_argument("--days", type=int, default=60, help="days of history (default 60)")
     p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     p.add_argument("--out", default="var/demo", help="where to keep data and logs (var/demo)")
     p.set_defaults(func=_demo)
+
+    p = sub.add_parser("generate", help="write a synthetic portfolio's events to a file")
+    p.add_argument("out", help="file to write: .jsonl, or .parquet")
+    p.add_argument("--accounts", type=int, default=2000, help="accounts (default 2000)")
+    p.add_argument("--days", type=int, default=60, help="days of history (default 60)")
+    p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    p.set_defaults(func=_generate)
+
+    from streams import replay
+
+    replay.build_parser(sub)
 
     p = sub.add_parser("kafka", help="run a local single-node Apache Kafka broker (foreground)")
     p.add_argument("--partitions", type=int, default=4, help="default partitions (4)")

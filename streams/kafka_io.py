@@ -11,13 +11,17 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from schemas.events import FAMILY_BY_TYPE, Family
 
 
-async def create_topics(bootstrap: str, names: Iterable[str], partitions: int) -> None:
+async def create_topics(
+    bootstrap: str, names: Iterable[str], partitions: int, timeout: float = 30.0
+) -> None:
+    """Create the topics that do not exist, and wait until every partition has a leader."""
+    names = list(names)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
@@ -25,6 +29,17 @@ async def create_topics(bootstrap: str, names: Iterable[str], partitions: int) -
         new = [NewTopic(n, partitions, 1) for n in names if n not in existing]
         if new:
             await admin.create_topics(new)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            described = await admin.describe_topics(names)
+            if all(
+                t.get("partitions") and all(p.get("leader", -1) >= 0 for p in t["partitions"])
+                for t in described
+            ):
+                return
+            await asyncio.sleep(0.1)
+        raise TimeoutError(f"topics {names} have no leaders after {timeout}s")
     finally:
         await admin.close()
 
@@ -84,3 +99,34 @@ async def read_topic(
     finally:
         await consumer.stop()
     return messages
+
+
+async def group_progress(bootstrap: str, group: str, topics: list[str]) -> tuple[int, int]:
+    """(records committed by `group`, records in `topics`): lag is their difference.
+
+    A consumer group's committed offsets are how far it has *processed*, which
+    is how the demo and the tests know the worker has finished.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await admin.start()
+    await consumer.start()
+    try:
+        described = await admin.describe_topics(topics)
+        tps = [
+            TopicPartition(t["topic"], p["partition"])
+            for t in described
+            for p in t.get("partitions", [])
+        ]
+        end = await consumer.end_offsets(tps) if tps else {}
+        try:
+            committed = await admin.list_consumer_group_offsets(group)
+        except Exception:  # the group does not exist yet
+            committed = {}
+    finally:
+        await consumer.stop()
+        await admin.close()
+    done = sum(
+        min(meta.offset, end[tp]) for tp, meta in committed.items() if tp in end and meta.offset > 0
+    )
+    return done, sum(end.values())

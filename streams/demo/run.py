@@ -1,144 +1,196 @@
 """`healthscore demo` / `make demo`: the whole product on the embedded defaults.
 
 Starts (or uses) Kafka, streams a synthetic portfolio through a real worker
-process, follows the scores topic live, then stops the worker and reads the
-summary back from ClickHouse.
+process while showing live progress read from the output topics, then stops
+the worker, reads the summary back from ClickHouse and draws the portfolio.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 import shutil
 import sys
 import time
 import uuid
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
+from aiokafka import AIOKafkaConsumer
 
 from streams.demo.portfolio import generate
+from streams.demo.report import print_summary, read_portfolio, write_picture
 from streams.infra.local_kafka import broker_from_env_or_local
-from streams.kafka_io import create_topics, produce_events, read_topic
+from streams.kafka_io import create_topics, group_progress, produce_events
 from streams.runner import WorkerProcess
-from streams.settings import load_settings
+from streams.settings import Settings, load_settings
+
+SHORT = {
+    "customer_success": "success",
+    "work_to_keep:flight_risk": "flight risk",
+    "work_to_keep:unprofitable": "unprofitable",
+    "reassess": "reassess",
+}
 
 
-def _say(message: str) -> None:
+def say(message: str = "") -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def say_inline(text: str) -> None:
+    print("\r\033[K" + text, end="", file=sys.stderr, flush=True)
+
+
+def bar(fraction: float, width: int = 24) -> str:
+    filled = round(max(0.0, min(1.0, fraction)) * width)
+    return "[" + "#" * filled + "." * (width - filled) + f"] {fraction:4.0%}"
+
+
+@dataclass
+class Live:
+    """What the output topics have shown so far."""
+
+    quadrant: dict[str, str] = field(default_factory=dict)
+    alerts: int = 0
+    transitions: int = 0
+    dead_letters: int = 0
+
+    def on(self, topic_kind: str, value: bytes) -> None:
+        if topic_kind == "scores":
+            record = orjson.loads(value)
+            self.quadrant[record["account_id"]] = record.get("success_quadrant") or "unknown"
+        elif topic_kind == "alerts":
+            self.alerts += 1
+        elif topic_kind == "transitions":
+            self.transitions += 1
+        else:
+            self.dead_letters += 1
+
+    def counts(self) -> str:
+        c = Counter(self.quadrant.values())
+        return " ".join(f"{SHORT[q]} {c[q]}" for q in SHORT)
+
+
 def run_demo(accounts: int, days: int, seed: int, out_dir: str) -> int:
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
     out = Path(out_dir).resolve()
     for stale in ("chdb", "worker"):
         shutil.rmtree(out / stale, ignore_errors=True)
     run_id = uuid.uuid4().hex[:8]
-    prefix = f"demo-{run_id}"
-    settings = load_settings(data_dir=out, topic_prefix=prefix, app_id=f"healthscore-demo-{run_id}")
+    settings = load_settings(
+        data_dir=out, topic_prefix=f"demo-{run_id}", app_id=f"healthscore-demo-{run_id}"
+    )
     started = time.monotonic()
-    events = list(generate(accounts=accounts, days=days, seed=seed))
-    expected = Counter(e["account_id"] for e in events)
-    _say(f"generated {len(events):,} events for {accounts:,} accounts over {days} days")
+    personas: dict[str, str] = {}
+    events = list(generate(accounts=accounts, days=days, seed=seed, personas=personas))
+    say(
+        f"generated {len(events):,} events for {accounts:,} accounts over {days} days (seed {seed})"
+    )
 
-    with broker_from_env_or_local() as bootstrap:
-        env = {
-            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-            "HEALTHSCORE_DATA_DIR": str(out),
-            "HEALTHSCORE_TOPIC_PREFIX": prefix,
-            "HEALTHSCORE_APP_ID": settings.app_id,
-            "HEALTHSCORE_PARTITIONS": str(settings.topic_partitions),
-        }
-        topics = settings.input_topics
-        asyncio.run(create_topics(bootstrap, list(topics.values()), settings.topic_partitions))
-        worker = WorkerProcess(env, out / "worker.log").start()
-        try:
-            t0 = time.monotonic()
-            asyncio.run(produce_events(bootstrap, topics, events, _produce_progress(len(events))))
-            _say(f"\nproduced {len(events):,} events in {time.monotonic() - t0:.1f}s; scoring…")
-            latest = _follow_scores(bootstrap, settings.topic("scores"), expected, worker)
-        finally:
+    worker: WorkerProcess | None = None
+    try:
+        with broker_from_env_or_local() as bootstrap:
+            settings = settings.model_copy(update={"kafka_bootstrap_servers": bootstrap})
+            asyncio.run(
+                create_topics(bootstrap, settings.input_topics.values(), settings.topic_partitions)
+            )
+            worker = WorkerProcess(_worker_env(settings), out / "worker.log").start()
+            say(f"worker started (log: {out / 'worker.log'})")
+            finished = asyncio.run(_stream(settings, events, worker))
             code = worker.stop()
-        if code not in (0, -15):
-            _say(f"worker exited with {code}; log tail:\n{worker.log_tail()}")
-    if latest is None:
-        _say(f"the worker did not score every event in time; see {out / 'worker.log'}")
-        return 1
-    _print_summary(settings, time.monotonic() - started)
+            worker = None
+            if not finished:
+                say(f"the worker did not finish (exit code {code}); see {out / 'worker.log'}")
+                return 1
+    except KeyboardInterrupt:
+        say("\ninterrupted: stopping the worker and the broker")
+        return 130
+    finally:
+        if worker is not None:
+            worker.stop()
+    elapsed = time.monotonic() - started
+    portfolio = read_portfolio(settings)
+    picture = write_picture(portfolio, out)
+    print_summary(settings, portfolio, elapsed, len(events), personas, picture)
     return 0
 
 
-def _produce_progress(total: int):  # type: ignore[no-untyped-def]
-    def progress(sent: int) -> None:
-        _say_inline(f"producing {sent:,}/{total:,} events {_bar(sent / max(1, total))}")
-
-    return progress
-
-
-def _bar(fraction: float, width: int = 30) -> str:
-    filled = round(fraction * width)
-    return "[" + "#" * filled + "." * (width - filled) + f"] {fraction:4.0%}"
+def _worker_env(settings: Settings) -> dict[str, str]:
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "HEALTHSCORE_DATA_DIR": str(settings.data_dir),
+        "HEALTHSCORE_TOPIC_PREFIX": settings.topic_prefix,
+        "HEALTHSCORE_APP_ID": settings.app_id,
+        "HEALTHSCORE_PARTITIONS": str(settings.topic_partitions),
+    }
 
 
-def _say_inline(text: str) -> None:
-    print("\r" + text, end="", file=sys.stderr, flush=True)
-
-
-def _follow_scores(
-    bootstrap: str, topic: str, expected: Counter[str], worker: WorkerProcess
-) -> dict[str, int] | None:
-    applied: dict[str, int] = {}
-    total = sum(expected.values())
-    last_print = [0.0]
-
-    def on_message(key: bytes | None, value: bytes) -> None:
-        record = orjson.loads(value)
-        applied[record["account_id"]] = max(
-            applied.get(record["account_id"], 0), record["events_applied"]
-        )
-        now = time.monotonic()
-        if now - last_print[0] > 0.25:
-            last_print[0] = now
-            done = sum(applied.values())
-            _say_inline(
-                f"scored {done:,}/{total:,} events, {len(applied):,} accounts {_bar(done / total)}"
-            )
-
-    def finished(_: object) -> bool:
-        if not worker.running:
-            return True
-        return len(applied) == len(expected) and all(applied[a] >= n for a, n in expected.items())
-
-    asyncio.run(read_topic(bootstrap, topic, finished, timeout=600, on_message=on_message))
-    _say("")
-    complete = len(applied) == len(expected) and all(applied[a] >= n for a, n in expected.items())
-    return applied if complete else None
-
-
-def _print_summary(settings, elapsed: float) -> None:  # type: ignore[no-untyped-def]
-    from streams.clickhouse import connect
-
-    ch = connect(settings)
-    db = ch.database
-    rows = ch.query(
-        f"SELECT count(), round(avg(health), 1), countIf(band = 'green'), "
-        f"countIf(band = 'yellow'), countIf(band = 'red') FROM {db}.latest_score FINAL"
+async def _stream(settings: Settings, events: list[dict], worker: WorkerProcess) -> bool:
+    """Produce the events while showing progress; True once the worker processed all."""
+    live = Live()
+    kinds = {settings.topic(k): k for k in ("scores", "alerts", "transitions", "dead-letters")}
+    await create_topics(settings.kafka_bootstrap_servers, kinds, settings.topic_partitions)
+    consumer = AIOKafkaConsumer(
+        *kinds, bootstrap_servers=settings.kafka_bootstrap_servers, auto_offset_reset="earliest"
     )
-    accounts, avg_health, green, yellow, red = rows[0]
-    print(f"\nhealthscore demo: {accounts} accounts scored in {elapsed:.0f}s "
-          f"(read back from ClickHouse {db}.latest_score)")  # fmt: skip
-    print(f"  average health {avg_health}   green {green}   yellow {yellow}   red {red}")
-    for column in ("success_quadrant", "readiness_quadrant"):
-        counts = ch.query(
-            f"SELECT ifNull({column}, 'unknown') AS q, count() FROM {db}.latest_score FINAL "
-            f"GROUP BY q ORDER BY q"
+    await consumer.start()
+    follow = asyncio.create_task(_follow(consumer, kinds, live))
+    try:
+        total = len(events)
+        t0 = time.monotonic()
+
+        def produced(n: int) -> None:
+            rate = n / max(1e-9, time.monotonic() - t0)
+            say_inline(f"producing {n:,}/{total:,} events {bar(n / total)} {rate:,.0f}/s")
+
+        await produce_events(
+            settings.kafka_bootstrap_servers, settings.input_topics, events, produced
         )
-        print(f"  {column}: " + ", ".join(f"{q} {n}" for q, n in counts))
-    print("  lowest health:")
-    for account, health, band, quadrant in ch.query(
-        f"SELECT account_id, round(health, 1), band, ifNull(success_quadrant, 'unknown') "
-        f"FROM {db}.latest_score FINAL ORDER BY health ASC, account_id LIMIT 5"
-    ):
-        print(f"    {account}  health {health:5.1f}  {band:6}  {quadrant}")
-    with contextlib.suppress(Exception):
-        ch.close()
+        say()
+        return await _wait_for_worker(settings, total, worker, live)
+    finally:
+        follow.cancel()
+        await consumer.stop()
+
+
+async def _follow(consumer: AIOKafkaConsumer, kinds: dict[str, str], live: Live) -> None:
+    while True:
+        batch = await consumer.getmany(timeout_ms=200, max_records=20_000)
+        for tp, records in batch.items():
+            for record in records:
+                live.on(kinds[tp.topic], record.value)
+
+
+async def _wait_for_worker(
+    settings: Settings, total: int, worker: WorkerProcess, live: Live, timeout: float = 900
+) -> bool:
+    t0 = time.monotonic()
+    topics = list(settings.input_topics.values())
+    done = last_done = 0
+    last_t = t0
+    rate = 0.0
+    while time.monotonic() - t0 < timeout:
+        if not worker.running:
+            say()
+            return False
+        done, _ = await group_progress(settings.kafka_bootstrap_servers, settings.app_id, topics)
+        now = time.monotonic()
+        if now - last_t >= 1.0:
+            rate = (
+                0.7 * rate + 0.3 * (done - last_done) / (now - last_t)
+                if rate
+                else ((done - last_done) / (now - last_t))
+            )
+            last_done, last_t = done, now
+        say_inline(
+            f"scored {done:,}/{total:,} {bar(done / total)} {rate:,.0f} ev/s | "
+            f"{len(live.quadrant):,} accounts: {live.counts()} | alerts {live.alerts:,}"
+        )
+        if done >= total:
+            say()
+            return True
+        await asyncio.sleep(0.5)
+    say()
+    return False
