@@ -88,10 +88,6 @@ def account_id(index: int) -> str:
     return f"acct-{index:05d}"
 
 
-def account_id(index: int) -> str:
-    return f"acct-{index:05d}"
-
-
 def _pick(rng: random.Random) -> Persona:
     return rng.choices(PERSONAS, weights=[p.weight for p in PERSONAS])[0]
 
@@ -129,7 +125,8 @@ def _account_events(
     planned = rng.randint(1, 4) if p.goals else rng.randint(0, 2)
     for m in range(planned):
         add(t0 + timedelta(days=3), "milestone_planned", milestone_id=f"m{m}",
-            due=t0 + timedelta(days=14 + 14 * m), expansion=(m == planned - 1 and m > 0))  # fmt: skip
+            due=t0 + timedelta(days=14 + 14 * m),
+            expansion=(m == planned - 1 and m > 0))  # fmt: skip
         if p.priority:
             add(t0 + timedelta(days=10 + 14 * m), "milestone_completed", milestone_id=f"m{m}")
     cancel_day = rng.randint(days // 2, days - 1) if p.cancels else None
