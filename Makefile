@@ -48,6 +48,9 @@ kafka: install kafka-jars ## run a local Kafka broker in the foreground
 schemas: install ## regenerate the JSON Schema files in schemas/json
 	$(BIN)/healthscore schemas export
 
+bench: install kafka-jars ## throughput, latency, memory and state size of one worker (~20 min; BENCH_ARGS=--quick for ~5)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 grafana: install ## regenerate the Grafana boards and provisioning files under dashboards/
 	$(BIN)/python -m streams.grafana.generate
 
@@ -58,4 +61,4 @@ format: install ## apply ruff formatting and safe fixes
 clean: ## remove local data (var/) and caches; keeps .venv
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
-.PHONY: help install kafka-jars lint typecheck unit test demo worker kafka schemas grafana format clean
+.PHONY: help install kafka-jars lint typecheck unit test demo worker kafka schemas grafana bench format clean

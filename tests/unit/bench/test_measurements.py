@@ -22,17 +22,17 @@ def test_a_progress_line_is_parsed_and_other_lines_are_not():
     assert parse_progress("[INFO] [^Worker]: Ready", at=1.0) is None
 
 
-def test_throughput_runs_from_the_first_busy_line_and_extrapolates_startup(tmp_path):
+def test_throughput_runs_from_the_ready_line_to_the_line_with_every_event(tmp_path):
     run = WorkerRun({}, tmp_path / "w.log")
-    run.started = 100.0
-    for at, received in [(104, 0), (106, 1000), (108, 3000), (110, 5000), (112, 6000)]:
+    run.started, run.ready_at = 100.0, 105.0
+    for at, received in [(104, 0), (106, 1000), (108, 3000), (110, 5000), (115, 6000)]:
         run.lines.append(parse_progress(LINE.format(r=received, p=0), at=at))
     t = throughput(run, expected=6000)
     assert t.complete
+    assert t.rate == 6000 / 10  # Ready at 105 -> received == N at 115
     assert t.steady_rate == 1000.0  # 1000 -> 5000 over 106 -> 110
-    assert t.rate == 5000 / 6
-    assert t.to_first_line_seconds == 6.0
-    assert t.startup_seconds == 5.0  # 1000 events at 1000/s before the first busy line
+    assert t.startup_seconds == 5.0
+    assert t.longest_gap_seconds == 5.0  # 110 -> 115: the progress timer came late
 
 
 def test_latency_by_event_id_and_for_every_event():
@@ -76,3 +76,12 @@ def test_targets_report_pass_fail_and_not_measured():
 
 def test_percentiles_pick_nearest_ranks():
     assert percentiles([float(i) for i in range(101)], 50, 99) == {"p50": 50.0, "p99": 99.0}
+
+
+def test_a_progress_line_with_more_counters_in_between_still_parses():
+    line = (
+        "[INFO] received=5392 applied=5392 duplicates=0 dead_letters=0 scores=4433 "
+        "transitions=5735 alerts=115 rate=941/s clickhouse_pending=7"
+    )
+    p = parse_progress(line, at=2.0)
+    assert p is not None and (p.received, p.scores, p.pending) == (5392, 4433, 7)

@@ -1,0 +1,1 @@
+"""`python -m bench`: healthscore's throughput, latency and footprint benchmark."""
