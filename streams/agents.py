@@ -36,16 +36,31 @@ class Counters:
 
 @dataclass
 class ChurnModelHolder:
-    """The worker's churn model, learning from the outcomes it observes."""
+    """The worker's churn model, learning from the outcomes it observes.
+
+    Outcomes arrive lopsided: a cancellation labels its snapshots at once,
+    survival only once the horizon (90 days) has passed. Learning from one
+    class alone drives every prediction toward it, so examples wait until
+    both classes have `min_per_class`, then are learned together (the wait is
+    bounded by `max_pending`, oldest dropped first).
+    """
 
     model: scoring.ChurnModel
+    min_per_class: int = 20
+    max_pending: int = 20_000
+    pending: list[scoring.LabelledExample] = field(default_factory=list)
 
     def get(self) -> scoring.ChurnModel:
         return self.model
 
     def learn(self, examples: list[scoring.LabelledExample]) -> None:
-        if examples:
-            self.model = scoring.learn(self.model, examples)
+        self.pending.extend(examples)
+        if len(self.pending) > self.max_pending:
+            del self.pending[: len(self.pending) - self.max_pending]
+        churned = sum(1 for e in self.pending if e.churned)
+        if min(churned, len(self.pending) - churned) >= self.min_per_class:
+            self.model = scoring.learn(self.model, self.pending)
+            self.pending.clear()
 
 
 def register_scoring_agent(

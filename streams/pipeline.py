@@ -19,6 +19,7 @@ from schemas.decode import decode_event
 from schemas.errors import DeadLetterReason, DecodeError
 from schemas.events import Event, Family
 from schemas.outputs import DeadLetter, ScoreRecord, Transition
+from scoring.engine import is_duplicate
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,9 @@ class BatchProcessor:
             state = scoring.AccountState.from_bytes(raw) if raw else scoring.new_state(account_id)
             last_score: ScoreRecord | None = None
             for record, event in items:
+                if is_duplicate(state, event):  # a redelivery, however old: not late
+                    out.duplicates += 1
+                    continue
                 if scoring.is_too_late(state, event, self.config):
                     out.dead_letters.append(
                         self.dead_letter(

@@ -59,9 +59,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("var"), validation_alias=_env("HEALTHSCORE_DATA_DIR"))
     store: str = Field("memory://", validation_alias=_env("HEALTHSCORE_STORE"))
     scoring_config: Path | None = Field(None, validation_alias=_env("HEALTHSCORE_SCORING_CONFIG"))
-    batch_size: int = Field(
-        5000, ge=1, le=100_000, validation_alias=_env("HEALTHSCORE_BATCH_SIZE")
-    )
+    batch_size: int = Field(5000, ge=1, le=100_000, validation_alias=_env("HEALTHSCORE_BATCH_SIZE"))
     web_port: int = Field(6066, ge=0, le=65535, validation_alias=_env("HEALTHSCORE_WEB_PORT"))
     web_enabled: bool = Field(False, validation_alias=_env("HEALTHSCORE_WEB_ENABLED"))
 

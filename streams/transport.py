@@ -59,9 +59,7 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         for tp, batch in records.items():
             if not self.flow_active or self.app.consumer_generation_id != generation:
                 break
-            if not batch or not (
-                active is None or tp in active or tp in self._buffered_partitions
-            ):
+            if not batch or not (active is None or tp in active or tp in self._buffered_partitions):
                 continue
             self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
             if tp.topic in self.batched_topics:
