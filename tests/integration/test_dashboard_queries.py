@@ -49,7 +49,7 @@ from streams.settings import Settings, load_settings
 pytestmark = pytest.mark.integration
 
 DATABASE = "hs_grafana"
-ACCOUNTS, DAYS, SEED, BATCH = 40, 120, 7, 500
+ACCOUNTS, DAYS, SEED, BATCH = 60, 120, 7, 500
 EVENT_WINDOW = timedelta(days=21)  # business boards: three weeks of replayed history
 TRACK_COLUMNS = (
     "model_version", "computed_at", "examples", "positives", "auc", "brier", "bin_lower",
