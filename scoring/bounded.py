@@ -81,6 +81,11 @@ def feature_key(feature: str) -> str:
     return feature if len(feature) <= 32 else f"{feature[:23]}~{small_hash(feature):08x}"
 
 
+def short_id(ident: str) -> str:
+    """An id as kept in alert memory: readable when short, hashed past 24 characters."""
+    return ident if len(ident) <= 24 else f"{ident[:15]}~{small_hash(ident):08x}"
+
+
 def insert_recent_id(
     ids: tuple[tuple[int, int], ...], item: tuple[int, int], cap: int
 ) -> tuple[tuple[int, int], ...]:

@@ -166,6 +166,11 @@ def encode_state(state: AccountState, with_memory: bool = True) -> bytes:
                     [sn.ts, list(sn.features), sn.predicted, sn.model_version] for sn in m.snapshots
                 ],
                 "st": m.last_snapshot_ts,
+                "hb": m.happiness,
+                "ac": list(m.conditions),
+                "af": [list(f) for f in m.fired],
+                "em": _opt(m.emitted),
+                "cv": m.covered_since,
             }
         )
         if m.potential is False:
@@ -242,5 +247,10 @@ def _decode(doc: dict[str, Any]) -> AccountState:
             health_points=tuple(m.get("h", ())),
             snapshots=tuple(Snapshot(sn[0], tuple(sn[1]), sn[2], sn[3]) for sn in m.get("sn", ())),
             last_snapshot_ts=m.get("st"),
+            happiness=m.get("hb"),
+            conditions=tuple(m.get("ac", ())),
+            fired=tuple((f[0], f[1]) for f in m.get("af", ())),
+            emitted=None if (em := m.get("em")) is None else (em[0], em[1], em[2]),
+            covered_since=m.get("cv"),
         ),
     )

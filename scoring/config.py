@@ -14,8 +14,10 @@ from typing import Annotated
 from pydantic import Field, model_validator
 
 from scoring.config_sections import (
+    Alerts,
     Churn,
     Company,
+    Emit,
     HalfLives,
     Happiness,
     Health,
@@ -74,6 +76,8 @@ class ScoringConfig(Section):
     tiers: Tiers
     opportunities: Opportunities
     churn: Churn
+    alerts: Alerts
+    emit: Emit
     limits: Limits
 
     @model_validator(mode="after")
@@ -104,6 +108,10 @@ class ScoringConfig(Section):
             name: tuple(float(getattr(hl, key)) for key in keys)
             for name, keys in SERIES_HALF_LIVES.items()
         }
+
+    @cached_property
+    def heartbeat_seconds(self) -> float:
+        return self.emit.heartbeat_hours * 3600.0
 
     @cached_property
     def coefficients(self) -> tuple[float, ...]:

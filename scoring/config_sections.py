@@ -12,6 +12,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from schemas.events import Tier
+from schemas.outputs import Severity
 from scoring.names import SIGNALS
 
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -246,3 +248,59 @@ class Limits(Section):
     max_milestones: Count
     max_invoices: Count
     max_discounts: Count
+
+
+class AlertKind(Section):
+    """One alert kind: its base severity (for a must-have account), cool-down and scope."""
+
+    enabled: bool
+    severity: Severity
+    cooldown_days: NonNegative
+    min_tier: Tier
+
+
+class AlertKinds(Section):
+    entered_work_to_keep: AlertKind
+    churn_risk_high: AlertKind
+    health_drop: AlertKind
+    milestone_overdue: AlertKind
+    payment_failed: AlertKind
+    success_potential_lost: AlertKind
+    expansion_opportunity: AlertKind
+    advocacy_opportunity: AlertKind
+
+
+class TierSteps(Section):
+    """Severity levels below the kind's base severity, per importance tier."""
+
+    must_have: Annotated[int, Field(ge=0, le=3)]
+    want_to_have: Annotated[int, Field(ge=0, le=3)]
+    nice_to_have: Annotated[int, Field(ge=0, le=3)]
+
+
+class Alerts(Section):
+    churn_risk_threshold: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
+    churn_risk_hysteresis: Share
+    health_drop_points: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)]
+    health_drop_days: Annotated[int, Field(ge=1, le=30)]
+    health_drop_hysteresis: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+    health_drop_min_coverage: Share
+    tier_steps: TierSteps
+    max_tracked: Annotated[int, Field(ge=1, le=256)]
+    kinds: AlertKinds
+
+    @model_validator(mode="after")
+    def _bands_fit(self) -> Alerts:
+        if self.health_drop_hysteresis >= self.health_drop_points:
+            raise ValueError("health_drop_hysteresis must be below health_drop_points")
+        if self.churn_risk_hysteresis >= self.churn_risk_threshold:
+            raise ValueError("churn_risk_hysteresis must be below churn_risk_threshold")
+        return self
+
+
+class Emit(Section):
+    """When a score is published (StepResult.emit): see docs/scoring.md, "Emission"."""
+
+    health_change: NonNegative
+    churn_risk_change: Share
+    heartbeat_hours: Positive

@@ -1,17 +1,20 @@
 """`process`: one event in, the new state and everything it implies out.
 
-    state, event --(dedupe, lateness)--> apply to facts --> fold sealed days
+    state, event --(dedupe, then lateness)--> apply to facts --> fold sealed days
         --> evaluate facts at the watermark (signals, health, churn risk)
         --> classify with the memory's previous classes (hysteresis)
         --> memory: daily health point, churn snapshots and their labels
-        --> StepResult(state, score, transitions, examples)
+        --> alerts: rising edges of alert conditions, cool-downs (scoring.alerts)
+        --> emit: is the score worth publishing? (scoring.emission)
+        --> StepResult(state, score, transitions, alerts, emit, examples)
 
-Lateness rule: an event is too late when its ts is before the account's
-newest ts seen minus `allowed_lateness`. Call `is_too_late` first and
-dead-letter such events (reason `too_late`); `process` raises TooLateError
-for them. Exactly-once: a repeated (event_id, ts) among the account's most
-recent `limits.recent_event_ids` events is a duplicate: `score` is None and
-the state is returned unchanged.
+Exactly-once: a repeated (event_id, ts) among the account's most recent
+`limits.recent_event_ids` events is a duplicate: `score` is None and the
+state is returned unchanged, however old the event (a redelivered batch is
+counted as duplicates, not as late). Lateness rule: any other event is too
+late when its ts is before the newest ts of its family minus
+`allowed_lateness`: `process` raises TooLateError for it, and the streams
+layer dead-letters it (reason `too_late`); `is_too_late` asks beforehand.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ import bisect
 from collections.abc import Callable
 
 from schemas.events import FAMILY_BY_TYPE, Event, Family
-from schemas.outputs import ScoreRecord, Transition
+from schemas.outputs import Alert, ScoreRecord, Transition
+from scoring import alerts as alerting
+from scoring import emission
 from scoring.bounded import id_hash, insert_recent_id
 from scoring.churn import ChurnModel, LabelledExample
 from scoring.config import ScoringConfig
@@ -39,18 +44,20 @@ _U32 = 2**32 - 1
 
 
 class StepResult:
-    """What one event did: the new state, the score, transitions and churn examples.
+    """What one event did: the new state, the score, transitions, alerts and churn examples.
 
     Immutable. `score` is None only when the event was a duplicate (then
-    `state` is the input state). It is built on first access and then kept:
-    building a ScoreRecord costs about as much as the scoring step itself,
-    and the streams layer publishes only the last score of each account per
-    batch.
+    `state` is the input state and `duplicate` is True). It is built on first
+    access and then kept: building a ScoreRecord costs about as much as the
+    scoring step itself, and the streams layer publishes only the scores with
+    `emit` True (`scoring.emission`), so read `duplicate` and `emit` first.
     """
 
-    __slots__ = ("_build", "_score", "examples", "state", "transitions")
+    __slots__ = ("_build", "_score", "alerts", "emit", "examples", "state", "transitions")
     state: AccountState
     transitions: tuple[Transition, ...]
+    alerts: tuple[Alert, ...]
+    emit: bool
     examples: tuple[LabelledExample, ...]
     _score: ScoreRecord | None
     _build: Callable[[], ScoreRecord] | None
@@ -61,12 +68,21 @@ class StepResult:
         score: ScoreRecord | Callable[[], ScoreRecord] | None,
         transitions: tuple[Transition, ...] = (),
         examples: tuple[LabelledExample, ...] = (),
+        alerts: tuple[Alert, ...] = (),
+        emit: bool | None = None,
     ) -> None:
         _set(self, "state", state)
         _set(self, "transitions", transitions)
+        _set(self, "alerts", alerts)
+        _set(self, "emit", score is not None if emit is None else emit)
         _set(self, "examples", examples)
         _set(self, "_score", score if isinstance(score, ScoreRecord) else None)
         _set(self, "_build", None if isinstance(score, ScoreRecord) else score)
+
+    @property
+    def duplicate(self) -> bool:
+        """The event was a duplicate: nothing changed, there is no score (without building it)."""
+        return self._score is None and self._build is None
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"StepResult is immutable (cannot set {name!r})")
@@ -81,7 +97,8 @@ class StepResult:
     def __repr__(self) -> str:
         return (
             f"StepResult(account={self.state.account_id!r}, score={self.score!r}, "
-            f"transitions={len(self.transitions)}, examples={len(self.examples)})"
+            f"transitions={len(self.transitions)}, alerts={len(self.alerts)}, emit={self.emit}, "
+            f"examples={len(self.examples)})"
         )
 
 
@@ -187,24 +204,46 @@ def process(
             f"event for {event.account_id!r} applied to the state of {state.account_id!r}"
         )
     ts = event.ts.timestamp()
-    if is_too_late(state, event, config):
-        raise TooLateError(f"event {event.event_id!r} is older than the allowed lateness")
     key = _id_key(ts, event.event_id)
     if _seen(state.clock.recent_ids, key):
         return StepResult(state, None)
+    if is_too_late(state, event, config):
+        raise TooLateError(f"event {event.event_id!r} is older than the allowed lateness")
 
     applied = apply_event(state, event, ts, key, config)
     ev = evaluate(applied, config, model)
     when = event.ts if ts == ev.now_ts else as_datetime(ev.now_ts)
     cancel_ts = ts if event.type == "subscription_cancelled" else None
     step = advance_memory(applied, ev, cancel_ts, config, model)
-    new = applied.with_memory(step.memory)
-    transitions = step.transitions(new.account_id, when, event.event_id, ev, config)
+    transitions = step.transitions(applied.account_id, when, event.event_id, ev, config)
+    previous = applied.memory
+    held = alerting.conditions(applied, step.classes, ev, config)
+    alerts: tuple[Alert, ...] = ()
+    fired = previous.fired
+    if held != previous.conditions:  # a rising edge is possible
+        alerts, fired = alerting.raise_alerts(
+            applied, held, step.classes, ev, when, event.event_id, config, model
+        )
+        changed = True
+    else:
+        changed = bool(
+            transitions
+            or step.classes.happiness != previous.happiness
+            or (
+                applied.billing is not state.billing
+                and applied.billing.cancelled != state.billing.cancelled
+            )
+        )
+    emit, emitted = emission.decide(previous, ev, changed, config)
+    covered = previous.covered_since
+    if covered is None and ev.health.coverage >= config.alerts.health_drop_min_coverage:
+        covered = ev.now_day
+    new = applied.with_memory(step.memory(held, fired, emitted, covered))
 
     def build() -> ScoreRecord:
         return score_record(new, event.event_id, when, ev, step.classes, step.trends, config, model)
 
-    return StepResult(new, build, transitions, step.examples)
+    return StepResult(new, build, transitions, step.examples, alerts, emit)
 
 
 def score_state(

@@ -39,6 +39,8 @@ class SuccessView(NamedTuple):
     recent_expansion: bool
     """An expansion-tagged milestone was completed within `recent_milestone_days`."""
     recent_milestone: bool
+    overdue: tuple[str, ...]
+    """Ids of the overdue milestones (planned, not completed, due day passed), sorted."""
     fits: dict[str, bool | None]
     potential: bool | None
 
@@ -103,6 +105,7 @@ def _success_view(
         open_expansion=any(p.expansion and k not in w.completed for k, p in w.planned.items()),
         recent_expansion=any((p := w.planned.get(k)) is not None and p.expansion for k in recent),
         recent_milestone=bool(recent),
+        overdue=success.overdue_ids(w, now_day),
         fits=fits,
         potential=success.success_potential(fits),
     )

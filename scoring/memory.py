@@ -19,18 +19,49 @@ _INDEX = {name: i for i, name in enumerate(SIGNALS)}
 
 
 class MemoryStep(NamedTuple):
+    """What one event does to the memory, before the alert and emission outputs are known
+    (`memory` builds the new Memory with them)."""
+
     evidence: Evidence
     previous: Memory
-    memory: Memory
     classes: Classes
     trends: tuple[float | None, float | None]
     examples: tuple[LabelledExample, ...]
+    health_start: int
+    health_points: tuple[float | None, ...]
+    snapshots: tuple[Snapshot, ...]
+    last_snapshot_ts: float | None
+
+    def memory(
+        self,
+        conditions: tuple[str, ...],
+        fired: tuple[tuple[str, float], ...],
+        emitted: tuple[float, float, float] | None,
+        covered_since: int | None,
+    ) -> Memory:
+        c = self.classes
+        return Memory(
+            c.readiness,  # StrEnum members are the strings themselves
+            c.success,
+            c.band,
+            c.tier,
+            c.potential,
+            self.health_start,
+            self.health_points,
+            self.snapshots,
+            self.last_snapshot_ts,
+            c.happiness,
+            conditions,
+            fired,
+            emitted,
+            covered_since,
+        )
 
     def transitions(
         self, account_id: str, ts: datetime, event_id: str, ev: Evaluation, config: ScoringConfig
     ) -> tuple[Transition, ...]:
         """One Transition per classification whose value changed, with the health drivers."""
-        old, new = self.previous, self.memory
+        old, new = self.previous, self.classes
         if (old.readiness, old.success, old.band, old.tier, old.potential) == (
             new.readiness,
             new.success,
@@ -140,7 +171,7 @@ def advance_memory(
     config: ScoringConfig,
     model: ChurnModel,
 ) -> MemoryStep:
-    """Classes, trends, the new memory and any churn examples that became labelled."""
+    """Classes, trends, the memory's new parts and any churn examples that became labelled."""
     m = state.memory
     classes = classify_all(state, ev, config)
     start, points = record_health(
@@ -152,15 +183,6 @@ def advance_memory(
         trend(start, points, ev.now_day, health, 30),
     )
     snaps, last_snapshot, examples = _snapshots(state, ev, cancel_ts, config, model)
-    memory = Memory(
-        readiness=classes.readiness,  # StrEnum members are the strings themselves
-        success=classes.success,
-        band=classes.band,
-        tier=classes.tier,
-        potential=classes.potential,
-        health_start=start,
-        health_points=points,
-        snapshots=snaps,
-        last_snapshot_ts=last_snapshot,
+    return MemoryStep(
+        state.evidence, m, classes, trends, examples, start, points, snaps, last_snapshot
     )
-    return MemoryStep(state.evidence, m, memory, classes, trends, examples)

@@ -1,4 +1,8 @@
-"""The scoring agent: batches of raw records through the pipeline into the sinks."""
+"""The scoring agent: batches of raw records through the pipeline into the sinks.
+
+With a webhook URL, alerts are also posted to a Slack-compatible webhook by a
+task of the app (`streams.webhook`); scoring never waits for it.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import scoring
 from streams.pipeline import BatchOutput, BatchProcessor, RawRecord
 from streams.sinks import OutputSink
 from streams.topics import Topics
+from streams.webhook import AlertWebhook
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +29,8 @@ class Counters:
     duplicates: int = 0
     dead_letters: int = 0
     scores: int = 0
+    transitions: int = 0
+    alerts: int = 0
     started: float = field(default_factory=time.monotonic)
 
     def add(self, out: BatchOutput) -> None:
@@ -32,6 +39,8 @@ class Counters:
         self.duplicates += out.duplicates
         self.dead_letters += len(out.dead_letters)
         self.scores += len(out.scores)
+        self.transitions += len(out.transitions)
+        self.alerts += len(out.alerts)
 
 
 @dataclass
@@ -70,8 +79,13 @@ def register_scoring_agent(
     processor: BatchProcessor,
     sink: OutputSink,
     churn: ChurnModelHolder,
+    webhook_url: str | None = None,
 ) -> Counters:
+    """The scoring agent and its progress timer; with `webhook_url` (a secret: never
+    logged), alerts also go to that Slack-compatible webhook."""
     counters = Counters()
+    if webhook_url:
+        register_alert_webhook(app, sink, AlertWebhook(webhook_url))
 
     def load(account_id: str) -> bytes | None:
         return table.get(account_id.encode())  # type: ignore[no-any-return]
@@ -104,10 +118,35 @@ def register_scoring_agent(
     async def report_progress() -> None:
         elapsed = max(1e-9, time.monotonic() - counters.started)
         log.info(
-            "received=%d applied=%d duplicates=%d dead_letters=%d scores=%d "
-            "rate=%.0f/s clickhouse_pending=%d",
+            "received=%d applied=%d duplicates=%d dead_letters=%d scores=%d transitions=%d "
+            "alerts=%d rate=%.0f/s clickhouse_pending=%d",
             counters.received, counters.applied, counters.duplicates, counters.dead_letters,
-            counters.scores, counters.received / elapsed, sink.writer.pending_rows,
+            counters.scores, counters.transitions, counters.alerts, counters.received / elapsed,
+            sink.writer.pending_rows,
         )  # fmt: skip
 
     return counters
+
+
+def register_alert_webhook(app: faust.App, sink: OutputSink, webhook: AlertWebhook) -> None:
+    """Deliver the sink's alerts through `webhook`: a task of the app posts them, and a
+    clean shutdown gives the queue a few seconds to drain."""
+    sink.webhook = webhook
+
+    @app.task
+    async def deliver_alerts() -> None:
+        await webhook.run()
+
+    @app.timer(30.0)
+    async def report_webhook() -> None:
+        s = webhook.stats
+        if s.submitted:
+            log.info(
+                "alert webhook: submitted=%d sent=%d failed=%d dropped=%d retries=%d queued=%d",
+                s.submitted, s.sent, s.failed, s.dropped, s.retries, len(webhook.queue),
+            )  # fmt: skip
+
+    @app.on_before_shutdown.connect
+    async def drain_alerts(app: faust.App, **_: object) -> None:
+        if not await webhook.drain(timeout=5.0):
+            log.warning("alert webhook: %d alerts left undelivered at shutdown", len(webhook.queue))

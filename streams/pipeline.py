@@ -3,7 +3,10 @@
 This is what the agent calls: decode and validate each record, dead-letter
 what cannot be accepted (with the reason), then run the scoring core per
 account in arrival order, loading and saving each account's state once per
-batch whatever the number of its events. No arithmetic here: every number
+batch whatever the number of its events. Every event's transitions and
+alerts are published, and the score of every event the core marks `emit`
+(`scoring.emission`): the decision is made per event, so the outputs are the
+same however the records are batched. No arithmetic here: every number
 comes from `scoring`.
 """
 
@@ -18,8 +21,7 @@ import scoring
 from schemas.decode import decode_event
 from schemas.errors import DeadLetterReason, DecodeError
 from schemas.events import Event, Family
-from schemas.outputs import DeadLetter, ScoreRecord, Transition
-from scoring.engine import is_duplicate
+from schemas.outputs import Alert, DeadLetter, ScoreRecord, Transition
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,7 @@ class RawRecord:
 class BatchOutput:
     scores: list[ScoreRecord] = field(default_factory=list)
     transitions: list[Transition] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     examples: list[scoring.LabelledExample] = field(default_factory=list)
     received: int = 0
@@ -83,12 +86,11 @@ class BatchProcessor:
         for account_id, items in by_account.items():
             raw = load(account_id)
             state = scoring.AccountState.from_bytes(raw) if raw else scoring.new_state(account_id)
-            last_score: ScoreRecord | None = None
+            applied = False
             for record, event in items:
-                if is_duplicate(state, event):  # a redelivery, however old: not late
-                    out.duplicates += 1
-                    continue
-                if scoring.is_too_late(state, event, self.config):
+                try:  # a duplicate comes back as such however old: only new events are late
+                    step = scoring.process(state, event, self.config, model)
+                except scoring.TooLateError:
                     out.dead_letters.append(
                         self.dead_letter(
                             record,
@@ -102,8 +104,6 @@ class BatchProcessor:
                         )
                     )
                     continue
-                try:
-                    step = scoring.process(state, event, self.config, model)
                 except Exception as exc:  # a bug in scoring must not stop the worker
                     log.exception("scoring failed on event %s", event.event_id)
                     out.dead_letters.append(
@@ -117,17 +117,24 @@ class BatchProcessor:
                         )
                     )
                     continue
-                if step.score is None:
+                if step.duplicate:
                     out.duplicates += 1
                     continue
                 out.applied += 1
+                applied = True
                 state = step.state
-                last_score = step.score
-                out.transitions.extend(step.transitions)
-                out.examples.extend(step.examples)
-            if last_score is not None:
+                if step.emit:
+                    score = step.score  # built only for the emitted steps
+                    assert score is not None
+                    out.scores.append(score)
+                if step.transitions:
+                    out.transitions.extend(step.transitions)
+                if step.alerts:
+                    out.alerts.extend(step.alerts)
+                if step.examples:
+                    out.examples.extend(step.examples)
+            if applied:
                 save(account_id, state.to_bytes())
-                out.scores.append(last_score)
         return out
 
     def _accept(self, record: RawRecord) -> Event:

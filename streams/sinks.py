@@ -1,4 +1,5 @@
-"""Where a batch's outputs go: Kafka topics for services, ClickHouse for Grafana."""
+"""Where a batch's outputs go: Kafka topics for services, ClickHouse for Grafana, and
+optionally a chat webhook for alerts (`streams.webhook`, never waited for)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from collections.abc import Sequence
 from pydantic import BaseModel
 
 from streams.clickhouse.rows import (
+    ALERT_COLUMNS,
     DEAD_LETTER_COLUMNS,
     SCORE_COLUMNS,
     TRANSITION_COLUMNS,
+    alert_row,
     dead_letter_row,
     score_row,
     transition_row,
@@ -17,6 +20,7 @@ from streams.clickhouse.rows import (
 from streams.clickhouse.writer import ClickHouseWriter
 from streams.pipeline import BatchOutput
 from streams.topics import Topics
+from streams.webhook import AlertWebhook
 
 
 def encode(model: BaseModel) -> bytes:
@@ -24,14 +28,18 @@ def encode(model: BaseModel) -> bytes:
 
 
 class OutputSink:
-    def __init__(self, topics: Topics, writer: ClickHouseWriter) -> None:
+    def __init__(
+        self, topics: Topics, writer: ClickHouseWriter, webhook: AlertWebhook | None = None
+    ) -> None:
         self.topics = topics
         self.writer = writer
+        self.webhook = webhook
 
     async def publish(self, out: BatchOutput) -> None:
         """Send a batch's outputs; waits only when ClickHouse is far behind."""
         await self._send(self.topics.scores, [(s.account_id, s) for s in out.scores])
         await self._send(self.topics.transitions, [(t.account_id, t) for t in out.transitions])
+        await self._send(self.topics.alerts, [(a.account_id, a) for a in out.alerts])
         await self._send(
             self.topics.dead_letters, [(d.key or d.source_topic, d) for d in out.dead_letters]
         )
@@ -43,6 +51,11 @@ class OutputSink:
             self.writer.add(
                 "transitions", TRANSITION_COLUMNS, [transition_row(t) for t in out.transitions]
             )
+        if out.alerts:
+            self.writer.add("alerts", ALERT_COLUMNS, [alert_row(a) for a in out.alerts])
+            if self.webhook is not None:
+                for alert in out.alerts:
+                    self.webhook.submit(alert)
         if out.dead_letters:
             self.writer.add(
                 "dead_letters", DEAD_LETTER_COLUMNS, [dead_letter_row(d) for d in out.dead_letters]

@@ -35,6 +35,14 @@ def outstanding_failed(billing: BillingFacts) -> int:
     return sum(1 for key, f in billing.failed.items() if paid.get(key, float("-inf")) < f.ts)
 
 
+def outstanding_ids(billing: BillingFacts) -> tuple[str, ...]:
+    """The ids of the failed invoices with no later payment, sorted."""
+    paid = billing.paid
+    return tuple(
+        sorted(key for key, f in billing.failed.items() if paid.get(key, float("-inf")) < f.ts)
+    )
+
+
 def active_discounts(billing: BillingFacts, now_day: int) -> float:
     """Monthly amount of the discounts running on `now_day`."""
     total = 0.0

@@ -51,6 +51,16 @@ def overdue_milestones(success: SuccessFacts, now_day: int) -> int:
     )
 
 
+def overdue_ids(success: SuccessFacts, now_day: int) -> tuple[str, ...]:
+    """The ids of the overdue milestones, sorted."""
+    if not success.planned:
+        return ()
+    done = success.completed
+    return tuple(
+        sorted(k for k, p in success.planned.items() if day_of(p.due) < now_day and k not in done)
+    )
+
+
 def milestone_completion(
     success: SuccessFacts, ttv: float | None, now_day: int, config: ScoringConfig
 ) -> float | None:

@@ -59,6 +59,17 @@ def test_lateness_rule(config: ScoringConfig, model: ChurnModel) -> None:
         process(state, too_late, config, model)
 
 
+def test_a_redelivered_event_is_a_duplicate_even_past_the_lateness_bound(
+    config: ScoringConfig, model: ChurnModel
+) -> None:
+    old = make("feature_used", 1, event_id="old", user_id="u", feature="f")
+    state = process(None, old, config, model).state
+    state = process(state, make("feature_used", 9, user_id="u", feature="f"), config, model).state
+    assert is_too_late(state, old, config)
+    again = process(state, old, config, model)
+    assert again.duplicate and again.state is state
+
+
 def test_an_event_of_another_account_is_refused(config: ScoringConfig, model: ChurnModel) -> None:
     with pytest.raises(ScoringError):
         process(

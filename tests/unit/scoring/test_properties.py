@@ -6,7 +6,7 @@ import random
 import time
 from datetime import timedelta
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from schemas.events import FAMILY_BY_TYPE, Event
@@ -43,8 +43,17 @@ def test_same_events_same_scores(events: list[Event]) -> None:
     assert first[-1].state.to_bytes() == second[-1].state.to_bytes()
 
 
+_SEALING = [  # a promoter answer that seals two days of support counters (found by hypothesis)
+    make("nps_response", 0, event_id="h1", score=9),
+    make("ticket_escalated", 0, event_id="h2", ticket_id="T0"),
+    make("ticket_escalated", 1, event_id="h3", ticket_id="T0"),
+    make("credit_issued", 4, event_id="h0", amount=0.0),
+]
+
+
 @FAST
 @given(histories(), st.integers(9, 10))
+@example(_SEALING, 9)
 def test_a_promoter_never_lowers_customer_happiness(events: list[Event], score: int) -> None:
     state = _final(events)
     assert state.clock.max_ts is not None
@@ -57,7 +66,10 @@ def test_a_promoter_never_lowers_customer_happiness(events: list[Event], score: 
     assert after_state is not None
     after = evaluate(after_state, CONFIG, MODEL).values[5]
     assert after is not None
-    assert before is None or after >= before - 1e-12
+    # 1e-6, not 0: the promoter can seal a day of the support counters, and a sealed day
+    # is folded into floats kept to 7 significant digits (scoring.decay), which moves the
+    # value by up to ~1e-7 (e.g. 0.42960370999 -> 0.42960370754)
+    assert before is None or after >= before - 1e-6
 
 
 def _shuffle_within_lateness(events: list[Event], seed: int) -> list[Event]:

@@ -33,6 +33,8 @@ def test_a_new_state_is_empty() -> None:
 def test_a_real_state_round_trips(config: ScoringConfig, model: ChurnModel) -> None:
     state, _ = run(healthy(days=40), config, model)
     assert state is not None
+    m = state.memory  # the alert and emission memory round-trips too
+    assert m.conditions and m.fired and m.emitted and m.happiness
     blob = state.to_bytes()
     again = AccountState.from_bytes(blob)
     assert again == state
@@ -61,6 +63,7 @@ def test_a_restored_state_scores_like_the_original(
     _, direct = run(events[-50:], config, model, state)
     _, resumed = run(events[-50:], config, model, restored)
     assert [s.score for s in direct] == [s.score for s in resumed]
+    assert [(s.emit, s.alerts) for s in direct] == [(s.emit, s.alerts) for s in resumed]
 
 
 @pytest.mark.parametrize(

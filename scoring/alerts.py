@@ -1,0 +1,388 @@
+"""Alerts: what a customer success team acts on (domain.md, "Outputs").
+
+An alert is the *rising edge of a condition*. After every event,
+`conditions` lists the conditions that hold for the account, in a fixed
+order; the memory keeps the list of the previous event, and a condition that
+holds now but did not then raises an alert, unless its kind is disabled, the
+account's tier is below the kind's `min_tier`, or an alert with the same key
+fired less than the kind's cool-down ago (event time, `Memory.fired`).
+
+    condition key (the episode)       holds while
+    entered_work_to_keep:<kind>       the success quadrant is work_to_keep:<kind>
+    churn_risk_high                   churn risk >= threshold (>= threshold - hysteresis once high)
+    health_drop                       health is N points below its peak of the last D days
+    milestone_overdue:<milestone>     a planned milestone is past its due day, not completed
+    payment_failed:<invoice>          an invoice failed and has not been paid since
+    success_potential_lost            a fit fails (success potential False)
+    expansion_opportunity             the expansion opportunity is open
+    advocacy_opportunity              the advocacy opportunity is open
+
+The kind is the part of the key before the first ":". The dedupe key is
+`<account id>:<kind>[:<episode>]`, with the whole milestone or invoice id (the
+memory keeps `short_id`s); the alert id is a hash of the dedupe key and the
+triggering event id, so a replay of the same events gives the same ids.
+Severity is the kind's base severity (`alerts.kinds.<kind>.severity`, that
+of a must-have account) lowered by `alerts.tier_steps[tier]` levels, at
+least `low`; the engagement is the tier's (seed 003).
+
+Conditions are computed on every event, so they must stay cheap: everything
+here is a few comparisons unless a condition set changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import NamedTuple
+
+from schemas.events import SCHEMA_VERSION, Tier
+from schemas.outputs import Alert, Driver, Severity, SuccessQuadrant
+from scoring.bounded import short_id
+from scoring.churn import ChurnModel
+from scoring.classify import ENGAGEMENT
+from scoring.config import ScoringConfig
+from scoring.config_sections import AlertKind
+from scoring.decay import DAY
+from scoring.evaluate import Evaluation
+from scoring.memo import memoized
+from scoring.names import COMPANY_HAPPINESS, CUSTOMER_HAPPINESS, MILESTONE_COMPLETION, SIGNALS
+from scoring.record import Classes, churn_drivers, event_ids, health_drivers
+from scoring.signals.company import outstanding_ids
+from scoring.state import AccountState, BillingFacts, Memory
+from scoring.trusted import trusted
+
+KINDS: tuple[str, ...] = (
+    "entered_work_to_keep",
+    "churn_risk_high",
+    "health_drop",
+    "milestone_overdue",
+    "payment_failed",
+    "success_potential_lost",
+    "expansion_opportunity",
+    "advocacy_opportunity",
+)
+"""Every alert kind, in the order its conditions are listed."""
+
+_WORK_TO_KEEP: dict[SuccessQuadrant | None, str] = {
+    SuccessQuadrant.FLIGHT_RISK: "entered_work_to_keep:flight_risk",
+    SuccessQuadrant.UNPROFITABLE: "entered_work_to_keep:unprofitable",
+}
+_OPPORTUNITY = {"expansion": "expansion_opportunity", "advocacy": "advocacy_opportunity"}
+_SEVERITIES = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW)
+_TIER_LEVEL = {Tier.NICE_TO_HAVE: 0, Tier.WANT_TO_HAVE: 1, Tier.MUST_HAVE: 2}
+
+
+class AlertStep(NamedTuple):
+    alerts: tuple[Alert, ...]
+    fired: tuple[tuple[str, float], ...]
+
+
+def health_drop(
+    memory: Memory, now_day: int, health: float, days: int, since_day: int | None = None
+) -> float:
+    """Points health stands below its peak of the last `days` days, counting the daily
+    points of the previous memory (the last health of each day, and of today so far)
+    from `since_day` on."""
+    points = memory.health_points
+    if not points:
+        return 0.0
+    start = memory.health_start
+    lo = now_day - days
+    if since_day is not None and since_day > lo:
+        lo = since_day
+    lo -= start
+    peak = 0.0
+    for p in points[lo if lo > 0 else 0 : now_day - start + 1]:  # a plain loop is fastest
+        if p is not None and p > peak:
+            peak = p
+    return peak - health if peak > health else 0.0
+
+
+def drop_since(state: AccountState) -> int | None:
+    """The first day whose health counts as a peak: after the account's first day (health
+    swings while it onboards), and from the day its coverage first reached
+    `health_drop_min_coverage` (a score on little known data is no reference). None: never."""
+    covered = state.memory.covered_since
+    first = state.clock.first_ts
+    if covered is None or first is None:
+        return None
+    return max(covered, int(first // DAY) + 1)
+
+
+def _keys(prefix: str, ids: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(prefix + short_id(i) for i in ids)
+
+
+def _payment_keys(billing: BillingFacts) -> tuple[str, ...]:
+    return _keys("payment_failed:", outstanding_ids(billing))
+
+
+def conditions(
+    state: AccountState, classes: Classes, ev: Evaluation, config: ScoringConfig
+) -> tuple[str, ...]:
+    """The alert conditions holding after this event.
+
+    `state` has the event applied and its memory not yet advanced: the memory's
+    conditions give the hysteresis, its daily health points the recent peak.
+    Runs on every event: the keys of milestones and invoices are memoised on
+    their facts.
+    """
+    a = config.alerts
+    previous = state.memory
+    held = previous.conditions
+    wtk = _WORK_TO_KEEP.get(classes.success)
+    out: tuple[str, ...] = () if wtk is None else (wtk,)
+    threshold = a.churn_risk_threshold
+    if held and "churn_risk_high" in held:
+        threshold -= a.churn_risk_hysteresis
+    if ev.churn_risk >= threshold:
+        out += ("churn_risk_high",)
+    h = ev.health
+    if h.coverage >= a.health_drop_min_coverage and previous.covered_since is not None:
+        points = a.health_drop_points
+        if held and "health_drop" in held:
+            points -= a.health_drop_hysteresis
+        since = drop_since(state)
+        if health_drop(previous, ev.now_day, h.health, a.health_drop_days, since) >= points:
+            out += ("health_drop",)
+    sv = ev.success
+    overdue = sv.overdue
+    if overdue:
+        memo = state.success.memo  # fresh whenever the success facts change
+        hit = memo.get("alert_keys")
+        if hit is None or hit[0] is not overdue:
+            hit = memo["alert_keys"] = (overdue, _keys("milestone_overdue:", overdue))
+        out += hit[1]
+    billing = state.billing
+    if billing.failed:
+        keys = billing.memo.get("alert_keys")  # fresh whenever the billing facts change
+        if keys is None:
+            keys = billing.memo["alert_keys"] = _payment_keys(billing)
+        out += keys
+    if sv.potential is False:
+        out += ("success_potential_lost",)
+    if classes.opportunities:
+        out += tuple(_OPPORTUNITY[o] for o in classes.opportunities)
+    return out[: a.max_tracked] if len(out) > a.max_tracked else out
+
+
+def _outstanding(billing: BillingFacts) -> tuple[str, ...]:
+    if not billing.failed:
+        return ()
+    return memoized(billing.memo, "outstanding", (), outstanding_ids, billing)
+
+
+def severity(base: Severity, tier: Tier, config: ScoringConfig) -> Severity:
+    steps = getattr(config.alerts.tier_steps, tier.value)
+    return _SEVERITIES[min(len(_SEVERITIES) - 1, _SEVERITIES.index(base) + steps)]
+
+
+def alert_id(dedupe_key: str, event_id: str) -> str:
+    return hashlib.blake2b(f"{dedupe_key}|{event_id}".encode(), digest_size=16).hexdigest()
+
+
+def _spec(kind: str, config: ScoringConfig) -> AlertKind:
+    spec: AlertKind = getattr(config.alerts.kinds, kind)
+    return spec
+
+
+def _prune(
+    fired: dict[str, float], now: float, config: ScoringConfig
+) -> tuple[tuple[str, float], ...]:
+    """Drop the keys whose cool-down is over; keep at most `max_tracked`, the newest."""
+    live = {
+        key: ts
+        for key, ts in fired.items()
+        if now - ts < _spec(key.partition(":")[0], config).cooldown_days * DAY
+    }
+    cap = config.alerts.max_tracked
+    if len(live) > cap:
+        newest = sorted(live.items(), key=lambda kv: (-kv[1], kv[0]))[:cap]
+        live = dict(newest)
+    return tuple(sorted(live.items()))
+
+
+def raise_alerts(
+    state: AccountState,
+    held: tuple[str, ...],
+    classes: Classes,
+    ev: Evaluation,
+    when: datetime,
+    event_id: str,
+    config: ScoringConfig,
+    model: ChurnModel,
+) -> AlertStep:
+    """The alerts of the conditions in `held` that did not hold at the previous event
+    (`state.memory.conditions`, the memory not yet advanced), and the new cool-downs."""
+    previous = state.memory
+    if held == previous.conditions:
+        return AlertStep((), previous.fired)
+    before = set(previous.conditions)
+    rising = [key for key in held if key not in before]
+    if not rising:
+        return AlertStep((), previous.fired)
+    now = ev.now_ts
+    fired = dict(previous.fired)
+    tier = classes.tier
+    alerts = []
+    for key in rising:
+        kind = key.partition(":")[0]
+        spec = _spec(kind, config)
+        if not spec.enabled or _TIER_LEVEL[tier] < _TIER_LEVEL[spec.min_tier]:
+            continue
+        last = fired.get(key)
+        if last is not None and now - last < spec.cooldown_days * DAY:
+            continue
+        fired[key] = now
+        alerts.append(_alert(kind, key, spec, state, classes, ev, when, event_id, config, model))
+    if not alerts:
+        return AlertStep((), previous.fired)
+    return AlertStep(tuple(alerts), _prune(fired, now, config))
+
+
+# --- building one alert (rare: only on a rising edge) --------------------------------
+
+
+def _signal_drivers(
+    ev: Evaluation, state: AccountState, config: ScoringConfig, signals: tuple[str, ...]
+) -> tuple[Driver, ...]:
+    """The health contributions of `signals` (those known), as drivers."""
+    n_ids = config.limits.driver_event_ids
+    return tuple(
+        trusted(
+            Driver,
+            {
+                "signal": c.signal,
+                "value": round(c.value, 4),
+                "weight": round(c.weight, 4),
+                "effect": round(c.effect, 2),
+                "event_ids": event_ids(state.evidence, c.signal, n_ids),
+            },
+        )
+        for c in ev.health.contributions()
+        if c.signal in signals
+    )
+
+
+def _fit_drivers(ev: Evaluation, state: AccountState, config: ScoringConfig) -> tuple[Driver, ...]:
+    ids = tuple(e for _, e in reversed(state.evidence.get("fits", ())))
+    ids = ids[: config.limits.driver_event_ids]
+    return tuple(
+        trusted(
+            Driver,
+            {"signal": f"fit:{name}", "value": 0.0, "weight": 0.0, "effect": 0.0, "event_ids": ids},
+        )
+        for name, holds in ev.fits.items()
+        if holds is False
+    )
+
+
+def _value(ev: Evaluation, signal: str) -> str:
+    v = ev.values[SIGNALS.index(signal)]
+    return "unknown" if v is None else f"{v:+.2f}"
+
+
+def _day(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).date().isoformat()
+
+
+def _message(
+    kind: str, episode: str, state: AccountState, ev: Evaluation, cfg: ScoringConfig
+) -> str:
+    a = cfg.alerts
+    if kind == "entered_work_to_keep":
+        why = "profitable but unhappy" if episode == "flight_risk" else "happy but costing us"
+        return (
+            f"Entered work to keep ({episode.replace('_', ' ')}): {why} "
+            f"(customer happiness {_value(ev, CUSTOMER_HAPPINESS)}, "
+            f"company happiness {_value(ev, COMPANY_HAPPINESS)})."
+        )
+    if kind == "churn_risk_high":
+        return (
+            f"Churn risk {ev.churn_risk:.0%} crossed the {a.churn_risk_threshold:.0%} threshold "
+            f"({cfg.churn.horizon_days:g}-day horizon)."
+        )
+    if kind == "health_drop":
+        drop = health_drop(
+            state.memory, ev.now_day, ev.health.health, a.health_drop_days, drop_since(state)
+        )
+        return (
+            f"Health dropped {drop:.1f} points within {a.health_drop_days} days "
+            f"(now {ev.health.health:.1f})."
+        )
+    if kind == "milestone_overdue":
+        planned = state.success.planned.get(episode)
+        due = f" (due {_day(planned.due)})" if planned is not None else ""
+        return f"Milestone {episode} is overdue{due}."
+    if kind == "payment_failed":
+        failed = state.billing.failed.get(episode)
+        amount = f" of {failed.amount:,.2f}" if failed is not None else ""
+        return f"Payment failed: invoice {episode}{amount} is unpaid."
+    if kind == "success_potential_lost":
+        failing = ", ".join(name for name, holds in ev.fits.items() if holds is False)
+        return f"Success potential lost: the {failing} fit(s) fail."
+    if kind == "expansion_opportunity":
+        return "Expansion opportunity: healthy account near its plan limits or expanding."
+    return "Advocacy opportunity: a promoter with a recent milestone: ask for a referral."
+
+
+PickDrivers = Callable[[Evaluation, AccountState, ScoringConfig, ChurnModel], tuple[Driver, ...]]
+_DRIVERS: dict[str, PickDrivers] = {
+    "entered_work_to_keep": lambda ev, s, c, m: _signal_drivers(
+        ev, s, c, (CUSTOMER_HAPPINESS, COMPANY_HAPPINESS)
+    ),
+    "churn_risk_high": lambda ev, s, c, m: churn_drivers(ev, m, c.health.max_drivers),
+    "milestone_overdue": lambda ev, s, c, m: _signal_drivers(ev, s, c, (MILESTONE_COMPLETION,)),
+    "payment_failed": lambda ev, s, c, m: _signal_drivers(ev, s, c, (COMPANY_HAPPINESS,)),
+    "success_potential_lost": lambda ev, s, c, m: _fit_drivers(ev, s, c),
+}
+
+
+def _episode(kind: str, short: str, state: AccountState, ev: Evaluation) -> str:
+    """The full milestone or invoice id behind a condition key (memory keeps `short_id`s)."""
+    if kind == "milestone_overdue":
+        candidates = ev.success.overdue
+    elif kind == "payment_failed":
+        candidates = _outstanding(state.billing)
+    else:
+        return short
+    return next((c for c in candidates if short_id(c) == short), short)
+
+
+def _alert(
+    kind: str,
+    key: str,
+    spec: AlertKind,
+    state: AccountState,
+    classes: Classes,
+    ev: Evaluation,
+    when: datetime,
+    event_id: str,
+    config: ScoringConfig,
+    model: ChurnModel,
+) -> Alert:
+    episode = _episode(kind, key.partition(":")[2], state, ev)
+    dedupe_key = f"{state.account_id}:{kind}:{episode}" if episode else f"{state.account_id}:{kind}"
+    pick = _DRIVERS.get(kind)
+    drivers = pick(ev, state, config, model) if pick else ()
+    if not drivers:
+        drivers = health_drivers(ev, state.evidence, config)
+    return trusted(
+        Alert,
+        {
+            "alert_id": alert_id(dedupe_key, event_id),
+            "account_id": state.account_id,
+            "ts": when,
+            "kind": kind,
+            "severity": severity(spec.severity, classes.tier, config),
+            "dedupe_key": dedupe_key,
+            "message": _message(kind, episode, state, ev, config),
+            "tier": classes.tier,
+            "engagement": ENGAGEMENT[classes.tier],
+            "event_id": event_id,
+            "drivers": drivers,
+            "config_version": config.version,
+            "schema_version": SCHEMA_VERSION,
+        },
+    )
