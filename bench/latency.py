@@ -17,6 +17,9 @@ Two figures:
   move enough (scoring config `emit`: health, churn risk, heartbeat), this
   is the time to the account's next published score, not processing
   latency; `events_never_scored` counts events no later score covered.
+- `event_to_alert`: each alert names the event that raised it (`event_id`);
+  latency = time the alert was consumed from the alerts topic - that
+  event's send time.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ class LatencyLog:
     # per account: the send-order ranks (events_applied it needs) of measured events
     ranks: dict[bytes, list[tuple[int, int]]] = field(default_factory=lambda: defaultdict(list))
     scores: list[tuple[float, str, str, int]] = field(default_factory=list)
+    alerts: list[tuple[float, str]] = field(default_factory=list)
 
 
 async def paced_run(
@@ -56,6 +60,7 @@ async def paced_run(
     drain_seconds: float,
     caught_up: Callable[[], bool] = lambda: False,
     progress: Callable[[str], None] | None = None,
+    alerts_topic: str | None = None,
 ) -> tuple[LatencyLog, dict[str, Any]]:
     """Send `events` (stream positions seq0...) at `rate`/s; collect scores meanwhile."""
     log = LatencyLog(seq0)
@@ -68,7 +73,12 @@ async def paced_run(
     stop = asyncio.Event()
     try:
         await consumer._client.force_metadata_update()
-        tps = [TopicPartition(scores_topic, p) for p in consumer.partitions_for_topic(scores_topic)]
+        tps = [
+            TopicPartition(topic, p)
+            for topic in (scores_topic, alerts_topic)
+            if topic
+            for p in consumer.partitions_for_topic(topic) or ()
+        ]
         consumer.assign(tps)
         await consumer.seek_to_end(*tps)
         for tp in tps:  # resolve the end offsets now, before anything is sent
@@ -78,7 +88,10 @@ async def paced_run(
             while not stop.is_set():
                 batch = await consumer.getmany(timeout_ms=50)
                 now = time.time()
-                for records in batch.values():
+                for tp, records in batch.items():
+                    if tp.topic == alerts_topic:
+                        log.alerts.extend((now, orjson.loads(r.value)["event_id"]) for r in records)
+                        continue
                     for r in records:
                         s = orjson.loads(r.value)
                         log.scores.append(
@@ -175,8 +188,14 @@ def latencies(log: LatencyLog) -> dict[str, Any]:
             every.append(at - log.send_times[mine[i][1] - log.seq0])
             i += 1
         pointer[account] = i
+    to_alert: list[float] = []
+    for at, event_id in log.alerts:
+        seq = seq_of(event_id)
+        if seq is not None and log.seq0 <= seq < log.seq0 + n:
+            to_alert.append(at - log.send_times[seq - log.seq0])
     return {
         "by_event_id": _stats(by_id),
+        "event_to_alert": _stats(to_alert),
         "every_event": _stats(every),
         "events_never_scored": n - len(every),
     }

@@ -72,6 +72,7 @@ def latency_phase(ctx: Context) -> None:
                     drain_seconds=30,
                     progress=ctx.say,
                     caught_up=partial(_caught_up, run, total + len(events)),
+                    alerts_topic=f"{prefix}.alerts",
                 )
             )
             applied.update(k for _, k, _ in events)
@@ -91,17 +92,19 @@ def latency_phase(ctx: Context) -> None:
                     "dead_letters_total": last.dead_letters,
                 }
             )
-            b = stats["by_event_id"]
+            b, al = stats["by_event_id"], stats["event_to_alert"]
             ctx.say(
                 f"latency at {rate:,.0f}/s: p50 {b.get('p50_ms')} ms, p99 "
-                f"{b.get('p99_ms')} ms over {b['samples']:,} scores"
+                f"{b.get('p99_ms')} ms over {b['samples']:,} scores; event to alert p50 "
+                f"{al.get('p50_ms')} ms, p99 {al.get('p99_ms')} ms over {al['samples']:,} alerts"
             )
     finally:
         run.stop()
     ctx.phases["latency"] = {
         "method": "fresh topics and worker warmed with 2 events per account; events sent at "
         "`rate` (aiokafka send, linger 5 ms) with their wall time; scores topic consumed from "
-        "its end in the same process; latency = score consumed - event sent",
+        "its end in the same process; latency = score consumed - event sent; event_to_alert = "
+        "alert consumed from the alerts topic - the send time of the event it names",
         **runs[0],
         "runs": runs,
         "log": str(run.log_path),

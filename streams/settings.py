@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.events import Family
@@ -84,6 +84,16 @@ class Settings(BaseSettings):
         200_000, ge=1000, validation_alias=_env("CLICKHOUSE_MAX_PENDING_ROWS")
     )
 
+    # alerts
+    alert_webhook_url: SecretStr | None = Field(
+        None, validation_alias=_env("HEALTHSCORE_ALERT_WEBHOOK_URL")
+    )
+
+    @field_validator("alert_webhook_url", mode="before")
+    @classmethod
+    def _empty_is_off(cls, value: object) -> object:
+        return None if value in ("", None) else value
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.env != "production":
@@ -127,6 +137,7 @@ class Settings(BaseSettings):
             if self.clickhouse_url is None
             else _redact_url(self.clickhouse_url.get_secret_value()),
             "database": self.clickhouse_database,
+            "alert_webhook": "set" if self.alert_webhook_url else "off",
         }
 
 

@@ -28,7 +28,16 @@ def build(settings: Settings, writer: ClickHouseWriter) -> tuple[faust.App, Coun
     churn = ChurnModelHolder(scoring.default_churn_model(config))
     processor = BatchProcessor(config, topics.families_by_topic, churn.get)
     sink = OutputSink(topics, writer)
-    counters = register_scoring_agent(app, topics, table, processor, sink, churn)
+    webhook = settings.alert_webhook_url
+    counters = register_scoring_agent(
+        app,
+        topics,
+        table,
+        processor,
+        sink,
+        churn,
+        webhook_url=webhook.get_secret_value() if webhook else None,
+    )
 
     @app.on_before_shutdown.connect
     async def flush_clickhouse(app: faust.App, **_: object) -> None:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +151,7 @@ class Run:
     alerts: list[dict[str, Any]]
     transitions: list[dict[str, Any]]
     scores: list[dict[str, Any]]
+    webhook_bodies: list[dict[str, Any]] = field(default_factory=list)
 
     def of(self, account: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [x for x in items if x["account_id"] == account]
@@ -171,10 +174,32 @@ def _wait_received(worker: WorkerProcess, received: int, timeout: float = 60) ->
     raise AssertionError(f"the worker did not receive {received} records\n{worker.log_tail()}")
 
 
+class _Receiver(BaseHTTPRequestHandler):
+    """A Slack-like incoming webhook on loopback: keeps every JSON body it is posted."""
+
+    bodies: list[dict[str, Any]]
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).bodies.append(orjson.loads(body))
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
 @pytest.fixture(scope="module")
 def run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     tmp: Path = tmp_path_factory.mktemp("alert-scenarios")
-    pipeline = Pipeline.create(kafka_bootstrap, tmp, partitions=2)
+    receiver = type("Receiver", (_Receiver,), {"bodies": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/services/T0/B0/secret"
+    pipeline = Pipeline.create(
+        kafka_bootstrap, tmp, partitions=2, HEALTHSCORE_ALERT_WEBHOOK_URL=url
+    )
     histories = {h.account: h for h in scenarios()}
     setup = [e for h in histories.values() for e in h.setup]
     then = [e for h in histories.values() for e in h.then]
@@ -188,10 +213,23 @@ def run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
             name: pipeline.read_output(name, lambda m, n=n: len(m) >= n, timeout=30)
             for name, n in counted.items()
         }
+        deadline = time.monotonic() + 15
+        while len(receiver.bodies) < len(outputs["alerts"]) and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert worker.running, worker.log_tail()
+    server.shutdown()
+    log = worker.log_path.read_text()
+    assert "secret" not in log, "the webhook URL is a secret and must not be logged"
     for name, n in counted.items():
         assert len(outputs[name]) == n, (name, len(outputs[name]), n)
-    yield Run(pipeline, histories, outputs["alerts"], outputs["transitions"], outputs["scores"])
+    yield Run(
+        pipeline,
+        histories,
+        outputs["alerts"],
+        outputs["transitions"],
+        outputs["scores"],
+        list(receiver.bodies),
+    )
 
 
 # --- the scenarios ---------------------------------------------------------------------
@@ -276,3 +314,16 @@ def test_clickhouse_holds_what_the_topics_carried(run: Run) -> None:
     for s in run.scores:
         last[s["account_id"]] = max(last.get(s["account_id"], 0), s["events_applied"])
     assert {r["account_id"]: r["events_applied"] for r in latest} == last
+
+
+def test_every_alert_reaches_the_webhook_once(run: Run) -> None:
+    """The worker posts each alert of the alerts topic to the webhook, once, as a
+    Slack message naming the alert."""
+    assert run.alerts, "the scenarios raise alerts"
+    posted = Counter()
+    for body in run.webhook_bodies:
+        assert body["text"] and body["blocks"]
+        ids = {a["alert_id"] for a in run.alerts if a["alert_id"] in orjson.dumps(body).decode()}
+        assert len(ids) == 1, body
+        posted.update(ids)
+    assert posted == Counter({a["alert_id"]: 1 for a in run.alerts})

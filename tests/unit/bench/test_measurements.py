@@ -46,6 +46,15 @@ def test_latency_by_event_id_and_for_every_event():
     assert stats["every_event"]["samples"] == 3  # a's first event is covered by e11's score
     assert stats["every_event"]["max_ms"] == 500.0
     assert stats["events_never_scored"] == 0
+    assert stats["event_to_alert"] == {"samples": 0}
+
+
+def test_event_to_alert_latency_uses_the_event_the_alert_names():
+    log = LatencyLog(seq0=10, send_times=[100.0, 100.1, 100.2])
+    log.alerts = [(100.4, "e10"), (100.9, "e12"), (101.0, "e3")]  # e3: before the window
+    stats = latencies(log)["event_to_alert"]
+    assert stats["samples"] == 2
+    assert stats["max_ms"] == 700.0 and stats["p50_ms"] in (400.0, 550.0, 700.0)
 
 
 def test_profile_stacks_are_grouped_by_the_innermost_stage(tmp_path: Path):
@@ -71,7 +80,7 @@ def test_profile_stacks_are_grouped_by_the_innermost_stage(tmp_path: Path):
 def test_targets_report_pass_fail_and_not_measured():
     results = {"phases": {"worker": {"events_per_s": 25_000, "ratio_to_ceiling": 0.05}}}
     verdicts = {t["target"]: t["result"] for t in evaluate_targets(results)}
-    assert list(verdicts.values()) == ["PASS", "FAIL", "not measured", "not measured"]
+    assert list(verdicts.values()) == ["PASS", "FAIL"] + ["not measured"] * 3
 
 
 def test_percentiles_pick_nearest_ranks():

@@ -86,3 +86,19 @@ def test_secrets_can_come_from_files(tmp_path, monkeypatch):
     settings = load_settings()
     assert settings.clickhouse_password is not None
     assert settings.clickhouse_password.get_secret_value() == "from-a-file"
+
+
+def test_the_alert_webhook_is_a_secret_and_empty_means_off(monkeypatch):
+    url = "https://hooks.slack.example/services/T000/B000/s3cr3t-token"
+    settings = Settings(alert_webhook_url=url)  # type: ignore[call-arg]
+    assert settings.alert_webhook_url is not None
+    assert settings.alert_webhook_url.get_secret_value() == url
+    assert "s3cr3t" not in str(settings.safe_summary()) + repr(settings)
+    assert settings.safe_summary()["alert_webhook"] == "set"
+    monkeypatch.setenv("HEALTHSCORE_ALERT_WEBHOOK_URL", "")
+    assert load_settings().alert_webhook_url is None  # compose's default: off
+
+
+def test_compose_lets_the_worker_post_alerts_to_a_webhook():
+    env = COMPOSE["services"]["worker"]["environment"]
+    assert env["HEALTHSCORE_ALERT_WEBHOOK_URL"] == "${HEALTHSCORE_ALERT_WEBHOOK_URL:-}"
