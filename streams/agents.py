@@ -80,6 +80,7 @@ def register_scoring_agent(
     sink: OutputSink,
     churn: ChurnModelHolder,
     webhook_url: str | None = None,
+    chunk_records: int = 500,
 ) -> Counters:
     """The scoring agent and its progress timer; with `webhook_url` (a secret: never
     logged), alerts also go to that Slack-compatible webhook."""
@@ -87,11 +88,33 @@ def register_scoring_agent(
     if webhook_url:
         register_alert_webhook(app, sink, AlertWebhook(webhook_url))
 
+    # State writes go to the table's store, and their changelog records straight to
+    # aiokafka with the chunk's outputs (Faust flushes that producer before every
+    # commit, so the changelog is on the broker before the offsets are). Faust's own
+    # path (`table[key] = value`) queues one send per write through its producer
+    # buffer, which drained at a few thousand records/s and let a commit wait
+    # seconds for it. The records are the ones Faust would write (same topic,
+    # key, value and partition: the input batch's), so recovery is Faust's own.
+    store = table.data
+    changelog_topic = table.changelog_topic.get_topic_name()
+    unsent: list[tuple[bytes, bytes]] = []
+
     def load(account_id: str) -> bytes | None:
-        return table.get(account_id.encode())  # type: ignore[no-any-return]
+        return store.get(account_id.encode())  # type: ignore[no-any-return]
 
     def save(account_id: str, state: bytes) -> None:
-        table[account_id.encode()] = state
+        key = account_id.encode()
+        store[key] = state
+        unsent.append((key, state))
+
+    async def write_changelog(partition: int) -> None:
+        producer = app.producer._ensure_producer()  # type: ignore[attr-defined]
+        send, check = producer.send, sink.check_delivery
+        for key, value in unsent:
+            (await send(changelog_topic, value, key=key, partition=partition)).add_done_callback(
+                check
+            )
+        unsent.clear()
 
     async def prepare() -> None:
         """Create the output topics before the first batch (with their settings,
@@ -109,20 +132,27 @@ def register_scoring_agent(
             records = [
                 RawRecord(r.topic, r.partition, r.offset, r.key, r.value) for r in event.value
             ]
-            out = processor.run(records, load, save)
-            churn.learn(out.examples)
-            await sink.publish(out)
-            counters.add(out)
+            # A fetched batch is scored a chunk at a time, and each chunk's outputs are
+            # sent before the next is scored: the first scores leave within
+            # milliseconds, and the event loop (fetching, commits, timers) is never
+            # held for more than one chunk.
+            partition = event.message.partition
+            for start in range(0, len(records), chunk_records):
+                out = processor.run(records[start : start + chunk_records], load, save)
+                churn.learn(out.examples)
+                await write_changelog(partition)
+                await sink.publish(out)
+                counters.add(out)
 
     @app.timer(2.0)
     async def report_progress() -> None:
         elapsed = max(1e-9, time.monotonic() - counters.started)
         log.info(
             "received=%d applied=%d duplicates=%d dead_letters=%d scores=%d transitions=%d "
-            "alerts=%d rate=%.0f/s clickhouse_pending=%d",
+            "alerts=%d rate=%.0f/s clickhouse_pending=%d state_cache=%d/%d",
             counters.received, counters.applied, counters.duplicates, counters.dead_letters,
             counters.scores, counters.transitions, counters.alerts, counters.received / elapsed,
-            sink.writer.pending_rows,
+            sink.writer.pending_rows, processor.cache.hits, processor.cache.misses,
         )  # fmt: skip
 
     return counters

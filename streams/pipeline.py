@@ -3,7 +3,14 @@
 This is what the agent calls: decode and validate each record, dead-letter
 what cannot be accepted (with the reason), then run the scoring core per
 account in arrival order, loading and saving each account's state once per
-batch whatever the number of its events. Every event's transitions and
+batch whatever the number of its events. The table value carries, beside
+the state, the position (partition, offset) of the last record applied from
+each family's topic, so a record Kafka delivers again after a crash is a
+duplicate however many events the account had since (the state's own
+memory of recent event ids catches what a producer sent twice). Decoded
+states of recently seen accounts are kept in a bounded cache, checked
+against the table's bytes, so a busy account is decoded once, not once per
+batch. Every event's transitions and
 alerts are published, and the score of every event the core marks `emit`
 (`scoring.emission`): the decision is made per event, so the outputs are the
 same however the records are batched. No arithmetic here: every number
@@ -13,6 +20,8 @@ comes from `scoring`.
 from __future__ import annotations
 
 import logging
+import struct
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,7 +29,7 @@ from datetime import UTC, datetime
 import scoring
 from schemas.decode import decode_event
 from schemas.errors import DeadLetterReason, DecodeError
-from schemas.events import Event, Family
+from schemas.events import FAMILY_BY_TYPE, Event, Family
 from schemas.outputs import Alert, DeadLetter, ScoreRecord, Transition
 
 log = logging.getLogger(__name__)
@@ -54,6 +63,60 @@ class BatchOutput:
 LoadState = Callable[[str], bytes | None]
 SaveState = Callable[[str, bytes], None]
 
+FAMILIES = tuple(Family)
+_MAGIC = b"\x00hs1"  # a state blob alone starts with "{"
+_POSITIONS = struct.Struct(">" + "iq" * len(FAMILIES))  # per family: partition, offset
+Positions = tuple[int, ...]  # partition, offset per family in FAMILIES order; -1 = none
+NO_POSITIONS: Positions = (-1, -1) * len(FAMILIES)
+_FAMILY_INDEX = {family: i for i, family in enumerate(FAMILIES)}
+
+
+def pack_value(positions: Positions, state: bytes) -> bytes:
+    """The table value: a header with the input positions, then the state's bytes."""
+    return _MAGIC + _POSITIONS.pack(*positions) + state
+
+
+def unpack_value(value: bytes) -> tuple[Positions, bytes]:
+    if value.startswith(_MAGIC):
+        header = len(_MAGIC) + _POSITIONS.size
+        return _POSITIONS.unpack_from(value, len(_MAGIC)), value[header:]
+    return NO_POSITIONS, value  # a bare state (written before positions were kept)
+
+
+@dataclass(slots=True)
+class _Cached:
+    value: bytes
+    state: scoring.AccountState
+    positions: Positions
+
+
+class StateCache:
+    """Decoded states by account, least recently used dropped beyond `size`. An entry
+    is used only while the table still holds the very bytes it was made from, so a
+    rebalance, a changelog recovery or a write by anyone else is never missed."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.entries: OrderedDict[str, _Cached] = OrderedDict()
+        self.hits = self.misses = 0
+
+    def get(self, account_id: str, value: bytes) -> _Cached | None:
+        entry = self.entries.get(account_id)
+        if entry is None or (entry.value is not value and entry.value != value):
+            self.misses += 1
+            return None
+        self.entries.move_to_end(account_id)
+        self.hits += 1
+        return entry
+
+    def put(self, account_id: str, entry: _Cached) -> None:
+        if self.size <= 0:
+            return
+        self.entries[account_id] = entry
+        self.entries.move_to_end(account_id)
+        while len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+
 
 class BatchProcessor:
     """Stateless between batches: state lives in the table behind load/save."""
@@ -64,11 +127,34 @@ class BatchProcessor:
         families_by_topic: dict[str, Family],
         model: Callable[[], scoring.ChurnModel],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        cache_size: int = 10_000,
     ) -> None:
         self.config = config
         self.families_by_topic = families_by_topic
         self.model = model
         self.clock = clock
+        self.cache = StateCache(cache_size)
+
+    def _load(self, account_id: str, load: LoadState) -> tuple[scoring.AccountState, Positions]:
+        value = load(account_id)
+        if value is None:
+            return scoring.new_state(account_id), NO_POSITIONS
+        cached = self.cache.get(account_id, value)
+        if cached is not None:
+            return cached.state, cached.positions
+        positions, blob = unpack_value(value)
+        return scoring.AccountState.from_bytes(blob), positions
+
+    def _save(
+        self,
+        account_id: str,
+        state: scoring.AccountState,
+        positions: Positions,
+        save: SaveState,
+    ) -> None:
+        value = pack_value(positions, state.to_bytes())
+        save(account_id, value)
+        self.cache.put(account_id, _Cached(value, state, positions))
 
     def run(self, records: Iterable[RawRecord], load: LoadState, save: SaveState) -> BatchOutput:
         out = BatchOutput()
@@ -83,11 +169,18 @@ class BatchProcessor:
             by_account.setdefault(event.account_id, []).append((record, event))
 
         model = self.model()
+        family_index = _FAMILY_INDEX
         for account_id, items in by_account.items():
-            raw = load(account_id)
-            state = scoring.AccountState.from_bytes(raw) if raw else scoring.new_state(account_id)
-            applied = False
+            state, positions = self._load(account_id, load)
+            moved = list(positions)
+            changed = False
             for record, event in items:
+                i = 2 * family_index[FAMILY_BY_TYPE[event.type]]
+                if moved[i] == record.partition and record.offset <= moved[i + 1]:
+                    out.duplicates += 1  # delivered again (a crash before the commit)
+                    continue
+                moved[i], moved[i + 1] = record.partition, record.offset
+                changed = True
                 try:  # a duplicate comes back as such however old: only new events are late
                     step = scoring.process(state, event, self.config, model)
                 except scoring.TooLateError:
@@ -121,7 +214,6 @@ class BatchProcessor:
                     out.duplicates += 1
                     continue
                 out.applied += 1
-                applied = True
                 state = step.state
                 if step.emit:
                     score = step.score  # built only for the emitted steps
@@ -133,8 +225,8 @@ class BatchProcessor:
                     out.alerts.extend(step.alerts)
                 if step.examples:
                     out.examples.extend(step.examples)
-            if applied:
-                save(account_id, state.to_bytes())
+            if changed:
+                self._save(account_id, state, tuple(moved), save)
         return out
 
     def _accept(self, record: RawRecord) -> Event:

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     store: str = Field("memory://", validation_alias=_env("HEALTHSCORE_STORE"))
     scoring_config: Path | None = Field(None, validation_alias=_env("HEALTHSCORE_SCORING_CONFIG"))
     batch_size: int = Field(5000, ge=1, le=100_000, validation_alias=_env("HEALTHSCORE_BATCH_SIZE"))
+    state_cache_accounts: int = Field(
+        10_000, ge=0, le=10_000_000, validation_alias=_env("HEALTHSCORE_STATE_CACHE")
+    )
     web_port: int = Field(6066, ge=0, le=65535, validation_alias=_env("HEALTHSCORE_WEB_PORT"))
     web_enabled: bool = Field(False, validation_alias=_env("HEALTHSCORE_WEB_ENABLED"))
 
