@@ -2,7 +2,8 @@
 
 Rows are buffered per table and written when a table holds `batch_rows` rows
 or its oldest row is `flush_seconds` old, never one row at a time. A failed
-insert keeps its rows and is retried with exponential backoff; while rows
+insert keeps its rows and is retried with exponential backoff (no insert is
+tried before the backoff has passed, whatever wakes the thread); while rows
 pile up beyond `max_pending_rows`, `wait_for_capacity()` makes the agent wait
 (back-pressure) instead of dropping anything.
 """
@@ -58,6 +59,8 @@ class ClickHouseWriter:
         self._pending = 0
         self._cond = threading.Condition()
         self._closing = False
+        self._abandon = False  # stop() gave up waiting: exit even with rows pending
+        self._retry_at = 0.0  # after a failure, no insert before this (monotonic)
         self._thread: threading.Thread | None = None
 
     # --- producer side (any thread, including the event loop) ----------------
@@ -115,6 +118,7 @@ class ClickHouseWriter:
         drained = self.flush(timeout)
         with self._cond:
             self._closing = True
+            self._abandon = not drained
             self._cond.notify()
         self._thread.join(timeout=5)
         self._thread = None
@@ -124,6 +128,8 @@ class ClickHouseWriter:
     # --- the writer thread ---------------------------------------------------
 
     def _due(self, now: float) -> tuple[str, _Buffer] | None:
+        if self._abandon or now < self._retry_at:
+            return None
         for table, buffer in self._buffers.items():
             if buffer.rows and (
                 len(buffer.rows) >= self.batch_rows or now - buffer.since >= self.flush_seconds
@@ -136,13 +142,17 @@ class ClickHouseWriter:
         while True:
             with self._cond:
                 due = self._due(time.monotonic())
-                while due is None and not self._closing:
-                    self._cond.wait(timeout=min(0.1, self.flush_seconds))
+                while due is None and not (self._abandon or (self._closing and not self._pending)):
+                    wait = min(0.1, self.flush_seconds)
+                    if self._retry_at:
+                        wait = min(wait, max(0.001, self._retry_at - time.monotonic()))
+                    self._cond.wait(timeout=wait)
                     due = self._due(time.monotonic())
                 if due is None:
                     return
                 table, buffer = due
-                batch, buffer.rows = buffer.rows, []
+                batch = buffer.rows[: self.batch_rows]  # a long outage is caught up in batches
+                del buffer.rows[: self.batch_rows]
             try:
                 self.ch.insert(table, batch, buffer.columns)
             except ClickHouseError as exc:
@@ -153,10 +163,11 @@ class ClickHouseWriter:
                 with self._cond:
                     buffer.rows[:0] = batch
                     buffer.since = time.monotonic() - self.flush_seconds
-                    self._cond.wait(timeout=backoff)
+                    self._retry_at = time.monotonic() + backoff
                 continue
             backoff = 0.0
             with self._cond:
+                self._retry_at = 0.0
                 self._pending -= len(batch)
                 self.stats.rows_written += len(batch)
                 self.stats.batches_written += 1
