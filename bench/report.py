@@ -212,9 +212,15 @@ def table(results: dict[str, Any]) -> str:
         s = p["state"]
         rows.append(
             (
-                "state bytes per account mean / p99 / max",
+                "state bytes per account mean / p99 / max (stored)",
                 f"{_fmt(s.get('bytes_mean'))} / {_fmt(s.get('bytes_p99'))} / "
                 f"{_fmt(s.get('bytes_max'))}",
+            )
+        )
+        rows.append(
+            (
+                "  uncompressed JSON mean / p99",
+                f"{_fmt(s.get('json_bytes_mean'))} / {_fmt(s.get('json_bytes_p99'))}",
             )
         )
         for held in s.get("held", []):

@@ -20,7 +20,6 @@ comes from `scoring`.
 from __future__ import annotations
 
 import logging
-import struct
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from schemas.decode import decode_event
 from schemas.errors import DeadLetterReason, DecodeError
 from schemas.events import FAMILY_BY_TYPE, Event, Family
 from schemas.outputs import Alert, DeadLetter, ScoreRecord, Transition
+from streams.statepack import FAMILY_INDEX, NO_POSITIONS, Positions, pack_value, unpack_value
 
 log = logging.getLogger(__name__)
 
@@ -62,25 +62,6 @@ class BatchOutput:
 
 LoadState = Callable[[str], bytes | None]
 SaveState = Callable[[str, bytes], None]
-
-FAMILIES = tuple(Family)
-_MAGIC = b"\x00hs1"  # a state blob alone starts with "{"
-_POSITIONS = struct.Struct(">" + "iq" * len(FAMILIES))  # per family: partition, offset
-Positions = tuple[int, ...]  # partition, offset per family in FAMILIES order; -1 = none
-NO_POSITIONS: Positions = (-1, -1) * len(FAMILIES)
-_FAMILY_INDEX = {family: i for i, family in enumerate(FAMILIES)}
-
-
-def pack_value(positions: Positions, state: bytes) -> bytes:
-    """The table value: a header with the input positions, then the state's bytes."""
-    return _MAGIC + _POSITIONS.pack(*positions) + state
-
-
-def unpack_value(value: bytes) -> tuple[Positions, bytes]:
-    if value.startswith(_MAGIC):
-        header = len(_MAGIC) + _POSITIONS.size
-        return _POSITIONS.unpack_from(value, len(_MAGIC)), value[header:]
-    return NO_POSITIONS, value  # a bare state (written before positions were kept)
 
 
 @dataclass(slots=True)
@@ -169,7 +150,7 @@ class BatchProcessor:
             by_account.setdefault(event.account_id, []).append((record, event))
 
         model = self.model()
-        family_index = _FAMILY_INDEX
+        family_index = FAMILY_INDEX
         for account_id, items in by_account.items():
             state, positions = self._load(account_id, load)
             moved = list(positions)
