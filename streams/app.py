@@ -53,6 +53,10 @@ def create_app(settings: Settings) -> BatchingApp:
         broker_commit_interval=1.0,
         stream_buffer_maxsize=8192,
         broker_max_poll_records=settings.batch_size,
+        # a crashed worker's partitions move to the others after this long without
+        # a heartbeat (Faust's default, 60 s, held them that long after a kill -9)
+        broker_session_timeout=settings.session_timeout_seconds,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
     )
     app.batched_topics = frozenset(settings.input_topics.values())
     return app

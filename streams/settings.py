@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     store: str = Field("memory://", validation_alias=_env("HEALTHSCORE_STORE"))
     scoring_config: Path | None = Field(None, validation_alias=_env("HEALTHSCORE_SCORING_CONFIG"))
     batch_size: int = Field(5000, ge=1, le=100_000, validation_alias=_env("HEALTHSCORE_BATCH_SIZE"))
+    session_timeout_seconds: float = Field(
+        10.0, ge=6, le=300, validation_alias=_env("HEALTHSCORE_SESSION_TIMEOUT")
+    )
     state_cache_accounts: int = Field(
         10_000, ge=0, le=10_000_000, validation_alias=_env("HEALTHSCORE_STATE_CACHE")
     )

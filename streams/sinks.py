@@ -62,16 +62,18 @@ class OutputSink:
             "dead_letters": topics.dead_letters.get_topic_name(),
         }
 
-    async def publish(self, out: BatchOutput) -> None:
-        """Send a batch's outputs; waits only when ClickHouse is far behind."""
+    async def publish(self, out: BatchOutput) -> list[asyncio.Future[Any]]:
+        """Send a batch's outputs; waits only when ClickHouse is far behind. Returns the
+        delivery futures of the direct sends (none through Faust)."""
         messages = (
             ("scores", [(s.account_id, s) for s in out.scores]),
             ("transitions", [(t.account_id, t) for t in out.transitions]),
             ("alerts", [(a.account_id, a) for a in out.alerts]),
             ("dead_letters", [(d.key or d.source_topic, d) for d in out.dead_letters]),
         )
+        futures: list[asyncio.Future[Any]] = []
         if self.producer is not None:
-            await self._send_direct(self.producer(), messages)
+            futures = await self._send_direct(self.producer(), messages)
         else:
             for name, items in messages:
                 await self._send(getattr(self.topics, name), items)
@@ -93,16 +95,21 @@ class OutputSink:
                 "dead_letters", DEAD_LETTER_COLUMNS, [dead_letter_row(d) for d in out.dead_letters]
             )
         await self.writer.wait_for_capacity()
+        return futures
 
     async def _send_direct(
         self, producer: Any, messages: Sequence[tuple[str, Sequence[tuple[str, BaseModel]]]]
-    ) -> None:
+    ) -> list[asyncio.Future[Any]]:
         send = producer.send
         check = self.check_delivery
+        futures = []
         for name, items in messages:
             topic = self.names[name]
             for key, model in items:
-                (await send(topic, encode(model), key=key.encode())).add_done_callback(check)
+                future = await send(topic, encode(model), key=key.encode())
+                future.add_done_callback(check)
+                futures.append(future)
+        return futures
 
     def check_delivery(self, future: asyncio.Future[Any]) -> None:
         """Done-callback of every direct send: a failure is never silent."""

@@ -13,7 +13,9 @@ for a partition become ONE message whose value is the tuple of raw records
 and whose offset is the last record's. The records before it are registered
 as an offset gap, which Faust's commit logic treats as acknowledged once the
 batch message is acknowledged, so a batch commits only after it is processed
-(at-least-once, as before).
+(at-least-once, as before). Before any commit it awaits the app's
+`before_commit` hook, if set: the scoring agent's changelog gate
+(`streams.gate`), so offsets are never committed ahead of the state changelog.
 """
 
 from __future__ import annotations
@@ -88,6 +90,13 @@ class BatchingConsumer(faust_aiokafka.Consumer):
             tp,
             generation_id=self.app.consumer_generation_id,
         )
+
+    async def _commit_offsets(self, offsets: Any, start_new_transaction: bool = True) -> bool:
+        """Commit only once the app's `before_commit` (the changelog gate) has run."""
+        before = getattr(self.app, "before_commit", None)
+        if before is not None:
+            await before()
+        return await super()._commit_offsets(offsets, start_new_transaction)  # type: ignore[no-any-return]
 
 
 class BatchingTransport(faust_aiokafka.Transport):

@@ -61,6 +61,11 @@ class ClickHouseWriter:
         self._closing = False
         self._abandon = False  # stop() gave up waiting: exit even with rows pending
         self._retry_at = 0.0  # after a failure, no insert before this (monotonic)
+        # rows ever queued and written per table: each table's rows are written in the
+        # order they were queued, so written >= a past `added` snapshot means all of
+        # that snapshot's rows are in ClickHouse (see `covers`)
+        self._added: dict[str, int] = {}
+        self._written: dict[str, int] = {}
         self._thread: threading.Thread | None = None
 
     # --- producer side (any thread, including the event loop) ----------------
@@ -79,12 +84,29 @@ class ClickHouseWriter:
                 buffer.since = time.monotonic()
             buffer.rows.extend(rows)
             self._pending += len(rows)
+            self._added[table] = self._added.get(table, 0) + len(rows)
             if len(buffer.rows) >= self.batch_rows:
                 self._cond.notify()
 
     @property
     def pending_rows(self) -> int:
         return self._pending
+
+    def snapshot(self) -> dict[str, int]:
+        """Rows queued so far per table: pass to `covers` later."""
+        return dict(self._added)
+
+    def covers(self, snapshot: dict[str, int]) -> bool:
+        """Whether every row queued before `snapshot` was taken is written."""
+        written = self._written
+        return all(written.get(table, 0) >= n for table, n in snapshot.items())
+
+    def nudge(self) -> None:
+        """Write what is queued now rather than at the next flush interval; returns at once."""
+        with self._cond:
+            for buffer in self._buffers.values():
+                buffer.since = 0.0
+            self._cond.notify()
 
     async def wait_for_capacity(self, poll_seconds: float = 0.05) -> None:
         """Back-pressure: wait while more than `max_pending_rows` rows are unwritten."""
@@ -168,6 +190,7 @@ class ClickHouseWriter:
             backoff = 0.0
             with self._cond:
                 self._retry_at = 0.0
+                self._written[table] = self._written.get(table, 0) + len(batch)
                 self._pending -= len(batch)
                 self.stats.rows_written += len(batch)
                 self.stats.batches_written += 1
