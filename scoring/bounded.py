@@ -87,14 +87,29 @@ def short_id(ident: str) -> str:
 
 
 def insert_recent_id(
-    ids: tuple[tuple[int, int], ...], item: tuple[int, int], cap: int
+    ids: tuple[tuple[int, int], ...], item: tuple[int, int], cap: int, buckets: int = 1
 ) -> tuple[tuple[int, int], ...]:
-    """Keep the `cap` highest (ts second, id hash) pairs, ascending."""
-    if len(ids) >= cap and item <= ids[0]:
+    """Keep the `cap // buckets` highest (ts second, id hash) pairs of each bucket
+    (`hash % buckets`), all in one ascending tuple.
+
+    With one bucket per event family, a family read far behind the others (its
+    events older than everything else applied) still has its newest ids
+    remembered: one global top-k would forget such an event the moment it is
+    applied, and count its duplicate again. Each bucket is a plain top-k, so the
+    contents depend only on the set of ids offered, not on their order.
+    """
+    per = max(1, cap // buckets)
+    bucket = item[1] % buckets
+    mine = [x for x in ids if x[1] % buckets == bucket] if buckets > 1 else ids
+    if len(mine) >= per and item <= mine[0]:
         return ids
     i = bisect.bisect_left(ids, item)
     out = (*ids[:i], item, *ids[i:])
-    return out[len(out) - cap :] if len(out) > cap else out
+    if len(mine) < per:
+        return out
+    lowest = mine[0] if item > mine[0] else item
+    j = bisect.bisect_left(out, lowest)
+    return (*out[:j], *out[j + 1 :])
 
 
 def estimate_distinct(registers: Mapping[int, int], since_day: int, size: int) -> float:

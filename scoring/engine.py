@@ -41,6 +41,8 @@ from scoring.state import EVENT_FAMILIES, AccountState, Clock, new_state
 _FAMILY_INDEX: dict[Family, int] = {Family(name): i for i, name in enumerate(EVENT_FAMILIES)}
 
 _U32 = 2**32 - 1
+_FAMILIES = 4  # exactly-once buckets: the two low bits of an id key name the family
+assert len(_FAMILY_INDEX) == _FAMILIES
 
 
 class StepResult:
@@ -119,9 +121,10 @@ def is_too_late(state: AccountState | None, event: Event, config: ScoringConfig)
     return newest is not None and event.ts.timestamp() < newest - config.lateness_seconds
 
 
-def _id_key(ts: float, event_id: str) -> tuple[int, int]:
-    """The exactly-once key of an event: (ts second, 48-bit id hash)."""
-    return min(_U32, max(0, int(ts))), id_hash(event_id)
+def _id_key(ts: float, event_id: str, family: int) -> tuple[int, int]:
+    """The exactly-once key of an event: (ts second, 48-bit id hash whose two lowest bits
+    are replaced by the event's family, the bucket it is remembered in)."""
+    return min(_U32, max(0, int(ts))), (id_hash(event_id) & ~3) | family
 
 
 def _seen(ids: tuple[tuple[int, int], ...], key: tuple[int, int]) -> bool:
@@ -131,7 +134,8 @@ def _seen(ids: tuple[tuple[int, int], ...], key: tuple[int, int]) -> bool:
 
 def is_duplicate(state: AccountState, event: Event) -> bool:
     """The event's (event_id, ts second) is among the account's recent events."""
-    return _seen(state.clock.recent_ids, _id_key(event.ts.timestamp(), event.event_id))
+    key = _id_key(event.ts.timestamp(), event.event_id, _family_index(event))
+    return _seen(state.clock.recent_ids, key)
 
 
 def _push_evidence(
@@ -158,7 +162,7 @@ def apply_event(
     """The state with the event (exactly-once `key`) merged into its facts (memory untouched)."""
     clock = state.clock
     h = key[1]
-    ids = insert_recent_id(clock.recent_ids, key, config.limits.recent_event_ids)
+    ids = insert_recent_id(clock.recent_ids, key, config.limits.recent_event_ids, _FAMILIES)
     old_max = clock.max_ts
     watermark = ts if old_max is None or ts > old_max else old_max
     first = ts if clock.first_ts is None or ts < clock.first_ts else clock.first_ts
@@ -204,7 +208,7 @@ def process(
             f"event for {event.account_id!r} applied to the state of {state.account_id!r}"
         )
     ts = event.ts.timestamp()
-    key = _id_key(ts, event.event_id)
+    key = _id_key(ts, event.event_id, _family_index(event))
     if _seen(state.clock.recent_ids, key):
         return StepResult(state, None)
     if is_too_late(state, event, config):

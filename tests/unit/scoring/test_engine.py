@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
-from schemas.events import Tier
+import scoring
+from schemas.decode import validate_event
+from schemas.events import Event, Tier
 from schemas.outputs import Band, Engagement, ReadinessQuadrant, SuccessQuadrant
 from scoring import (
     ChurnModel,
@@ -296,3 +300,43 @@ def test_score_state_needs_an_event_and_a_known_scorecard(
     assert state is not None
     with pytest.raises(ScoringError, match="no scorecard"):
         score_state(state, config, model, "nope")
+
+
+def test_a_producer_duplicate_from_a_lagging_family_is_still_recognised() -> None:
+    """A worker catching up reads one family's topic far behind the others: that
+    family's first event is older than more than 64 applied events of the account,
+    yet a second copy of it (a producer retry) must count as a duplicate."""
+    config = scoring.load_config()
+    model = scoring.default_churn_model(config)
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+
+    def usage(i: int) -> Event:
+        return validate_event(
+            {
+                "event_id": f"u{i}",
+                "account_id": "lag",
+                "ts": (start + timedelta(hours=i)).isoformat(),
+                "type": "feature_used",
+                "schema_version": "1.0",
+                "feature": "reports",
+                "user_id": f"user-{i % 7}",
+            }
+        )
+
+    state = None
+    for i in range(1, 101):
+        state = scoring.process(state, usage(i), config, model).state
+    late = validate_event(
+        {
+            "event_id": "s1",
+            "account_id": "lag",
+            "ts": start.isoformat(),  # older than all 100 usage events
+            "type": "ticket_opened",
+            "schema_version": "1.0",
+            "ticket_id": "T1",
+        }
+    )
+    first = scoring.process(state, late, config, model)
+    assert not first.duplicate
+    again = scoring.process(first.state, late, config, model)
+    assert again.duplicate and again.state is first.state
