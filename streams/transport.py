@@ -91,6 +91,43 @@ class BatchingConsumer(faust_aiokafka.Consumer):
             generation_id=self.app.consumer_generation_id,
         )
 
+    def _new_offset(self, tp: TP) -> int | None:
+        """The offset to commit for `tp`: one past the first unbroken run of processed
+        offsets (acked messages and the gaps Faust and this consumer registered).
+
+        Faust's own version appends the gaps to its list of acked offsets and looks for
+        the first run of consecutive numbers; but Faust registers a gap *including* the
+        offset of the message after it (`_add_gap(tp, previous + 1, offset)`), which is
+        then also acked, and the repeated number ends the run. With one message per
+        batch that cut every commit to one batch per partition: measured on a paced
+        stream, commits crawled ~500 offsets/s behind a worker that had read everything
+        (minutes of lag). Here acked offsets and gaps are merged as a set.
+        """
+        acked = self._acked[tp]
+        if not acked:
+            return None
+        done = set(acked)
+        gaps = self._gap[tp]
+        if gaps:
+            for interval in gaps.overlap(0, max(done) + 1):
+                done.update(range(interval.begin, interval.end))
+        ordered = sorted(done)
+        committed = self._committed_offset[tp]
+        # Faust's gaps start at committed + 1 (`_add_gap`): the offset `committed`
+        # itself may be missing from both lists, as in Faust's own version
+        if committed is not None and ordered[0] - committed > 1:
+            return None
+        end = ordered[0]
+        for offset in ordered:
+            if offset > end + 1:
+                break
+            end = max(end, offset)
+        acked[:] = [o for o in ordered if o > end and o in self._acked_index[tp]]
+        self._acked_index[tp].intersection_update(acked)
+        if gaps:
+            gaps.chop(0, end + 1)
+        return end + 1
+
     async def _commit_offsets(self, offsets: Any, start_new_transaction: bool = True) -> bool:
         """Commit only once the app's `before_commit` (the changelog gate) has run."""
         before = getattr(self.app, "before_commit", None)
