@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import struct
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 import orjson
@@ -39,8 +40,15 @@ _REGISTER = struct.Struct(">HH")  # register, days before the watermark's day
 
 
 def _pack_ids(ids: tuple[tuple[int, int], ...]) -> str:
-    raw = b"".join(_ID.pack(ts, h >> 32, h & 0xFFFFFFFF) for ts, h in ids)
-    return base64.b64encode(raw).decode()
+    flat: list[int] = []
+    for ts, h in ids:
+        flat += (ts, h >> 32, h & 0xFFFFFFFF)
+    return base64.b64encode(_ids_struct(len(ids)).pack(*flat)).decode()
+
+
+@cache
+def _ids_struct(n: int) -> struct.Struct:
+    return struct.Struct(">" + "IHI" * n)
 
 
 def _unpack_ids(text: str) -> tuple[tuple[int, int], ...]:
@@ -67,7 +75,7 @@ def _unpack_users(text: str, max_ts: float | None) -> dict[int, int]:
 
 
 def _series(s: Series) -> list[Any]:
-    return [s.anchor, list(s.folded), [list(b) for b in s.recent]]
+    return [s.anchor, s.folded, s.recent]  # orjson writes plain tuples as arrays
 
 
 def _opt(value: tuple[Any, ...] | None) -> list[Any] | None:
@@ -150,7 +158,7 @@ def encode_state(state: AccountState, with_memory: bool = True) -> bytes:
                 "x": _series_doc(w.series),
             }
         ),
-        "e": {k: [list(p) for p in v] for k, v in sorted(state.evidence.items())},
+        "e": dict(sorted(state.evidence.items())),  # tuples of (ts, id) tuples: arrays
     }
     if with_memory:
         doc["m"] = _drop_empty(
