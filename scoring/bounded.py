@@ -87,29 +87,46 @@ def short_id(ident: str) -> str:
 
 
 def insert_recent_id(
-    ids: tuple[tuple[int, int], ...], item: tuple[int, int], cap: int, buckets: int = 1
+    ids: tuple[tuple[int, int], ...],
+    item: tuple[int, int],
+    cap: int,
+    buckets: int = 1,
+    floor: int = 0,
 ) -> tuple[tuple[int, int], ...]:
-    """Keep the `cap // buckets` highest (ts second, id hash) pairs of each bucket
-    (`hash % buckets`), all in one ascending tuple.
+    """Keep the (ts second, id hash) pairs that are among the `cap` highest overall, or
+    among the `floor` highest of their bucket (`hash % buckets`); ascending.
 
     With one bucket per event family, a family read far behind the others (its
     events older than everything else applied) still has its newest ids
-    remembered: one global top-k would forget such an event the moment it is
-    applied, and count its duplicate again. Each bucket is a plain top-k, so the
-    contents depend only on the set of ids offered, not on their order.
+    remembered: with the global top-k alone such an event is forgotten the moment
+    it is applied, and its duplicate counts again. The kept set is the union of
+    top-k sets, each of which only ever loses members as higher ones arrive, so
+    an evicted pair could never be kept later: the contents depend only on the
+    set of pairs offered, not on their order (property-tested).
     """
-    per = max(1, cap // buckets)
-    bucket = item[1] % buckets
-    mine = [x for x in ids if x[1] % buckets == bucket] if buckets > 1 else ids
-    if len(mine) >= per and item <= mine[0]:
+    if (floor <= 0 or buckets <= 1) and len(ids) >= cap and item <= ids[0]:
         return ids
     i = bisect.bisect_left(ids, item)
     out = (*ids[:i], item, *ids[i:])
-    if len(mine) < per:
+    n = len(out)
+    if n <= cap:
         return out
-    lowest = mine[0] if item > mine[0] else item
-    j = bisect.bisect_left(out, lowest)
-    return (*out[:j], *out[j + 1 :])
+    if floor <= 0 or buckets <= 1:
+        return out[n - cap :]
+    top = out[n - cap :]
+    seen = [0] * buckets
+    for _, h in top:
+        seen[h % buckets] += 1
+    kept: list[tuple[int, int]] = []
+    for x in reversed(out[: n - cap]):  # descending: each bucket's next highest first
+        b = x[1] % buckets
+        if seen[b] < floor:
+            kept.append(x)
+        seen[b] += 1
+    if not kept:
+        return top
+    kept.reverse()
+    return (*kept, *top)
 
 
 def estimate_distinct(registers: Mapping[int, int], since_day: int, size: int) -> float:

@@ -162,7 +162,8 @@ def apply_event(
     """The state with the event (exactly-once `key`) merged into its facts (memory untouched)."""
     clock = state.clock
     h = key[1]
-    ids = insert_recent_id(clock.recent_ids, key, config.limits.recent_event_ids, _FAMILIES)
+    cap = config.limits.recent_event_ids
+    ids = insert_recent_id(clock.recent_ids, key, cap, _FAMILIES, floor=max(1, cap // 8))
     old_max = clock.max_ts
     watermark = ts if old_max is None or ts > old_max else old_max
     first = ts if clock.first_ts is None or ts < clock.first_ts else clock.first_ts

@@ -95,21 +95,24 @@ def test_recent_ids_keep_the_newest_of_each_bucket_in_any_order(
     def build(order: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
         ids: tuple[tuple[int, int], ...] = ()
         for item in order:
-            ids = insert_recent_id(ids, item, 8, buckets=4)
+            ids = insert_recent_id(ids, item, 6, buckets=4, floor=2)
         return ids
 
     shuffled = list(items)
     rnd.shuffle(shuffled)
-    expected = sorted(x for b in range(4) for x in sorted(i for i in items if i[1] % 4 == b)[-2:])
+    newest = set(sorted(items)[-6:])
+    of_bucket = {x for b in range(4) for x in sorted(i for i in items if i[1] % 4 == b)[-2:]}
+    expected = sorted(newest | of_bucket)
     assert list(build(items)) == list(build(shuffled)) == expected
 
 
 def test_a_lagging_bucket_keeps_its_ids_however_many_newer_ids_others_have() -> None:
     ids: tuple[tuple[int, int], ...] = ()
     for ts in range(100, 200):  # bucket 0, far ahead
-        ids = insert_recent_id(ids, (ts, ts * 4), 8, buckets=4)
-    ids = insert_recent_id(ids, (1, 4 * 7 + 3), 8, buckets=4)  # bucket 3, far behind
-    assert (1, 31) in ids and len(ids) == 3
+        ids = insert_recent_id(ids, (ts, ts * 4), 8, buckets=4, floor=2)
+    assert ids == tuple((ts, ts * 4) for ts in range(192, 200))  # the 8 newest
+    ids = insert_recent_id(ids, (1, 4 * 7 + 3), 8, buckets=4, floor=2)  # bucket 3, far behind
+    assert (1, 31) in ids and len(ids) == 9
 
 
 @pytest.mark.parametrize("users", [1, 5, 20, 60, 150])

@@ -112,7 +112,9 @@ def test_the_worst_case_state_is_bounded(config: ScoringConfig, model: ChurnMode
     assert len(state.success.planned) == len(state.success.completed) == limits.max_milestones
     assert len(state.billing.failed) == len(state.billing.paid) == limits.max_invoices
     assert len(state.billing.discounts) == limits.max_discounts
-    assert len(state.clock.recent_ids) == limits.recent_event_ids
+    # the newest overall, plus up to cap // 8 per other family behind them
+    cap = limits.recent_event_ids
+    assert cap <= len(state.clock.recent_ids) <= cap + 3 * (cap // 8)
     size = len(state.to_bytes())
     print(f"\nworst-case state: {size} bytes")
     assert size < 32 * 1024
