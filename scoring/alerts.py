@@ -47,7 +47,7 @@ from scoring.decay import DAY
 from scoring.evaluate import Evaluation
 from scoring.memo import memoized
 from scoring.names import COMPANY_HAPPINESS, CUSTOMER_HAPPINESS, MILESTONE_COMPLETION, SIGNALS
-from scoring.record import Classes, churn_drivers, event_ids, health_drivers
+from scoring.record import Classes, churn_drivers, contribution_driver, health_drivers
 from scoring.signals.company import outstanding_ids
 from scoring.state import AccountState, BillingFacts, Memory
 from scoring.trusted import trusted
@@ -250,16 +250,7 @@ def _signal_drivers(
     """The health contributions of `signals` (those known), as drivers."""
     n_ids = config.limits.driver_event_ids
     return tuple(
-        trusted(
-            Driver,
-            {
-                "signal": c.signal,
-                "value": round(c.value, 4),
-                "weight": round(c.weight, 4),
-                "effect": round(c.effect, 2),
-                "event_ids": event_ids(state.evidence, c.signal, n_ids),
-            },
-        )
+        contribution_driver(c, state.evidence, n_ids)
         for c in ev.health.contributions()
         if c.signal in signals
     )

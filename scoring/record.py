@@ -26,7 +26,7 @@ from scoring.classify import ENGAGEMENT
 from scoring.config import ScoringConfig
 from scoring.decay import DAY
 from scoring.evaluate import Evaluation
-from scoring.health import top_by_effect
+from scoring.health import Contribution, top_by_effect
 from scoring.names import SIGNALS
 from scoring.state import AccountState, Evidence
 from scoring.trusted import trusted
@@ -72,19 +72,24 @@ def freshness_days(ev: Evaluation, evidence: Evidence) -> float | None:
     return round(max(0.0, num / den) / DAY, 3) if den else None
 
 
+def contribution_driver(c: Contribution, evidence: Evidence, n_ids: int) -> Driver:
+    """One health contribution as a driver, with the newest events behind its signal."""
+    return trusted(
+        Driver,
+        {
+            "signal": c.signal,
+            "value": round(c.value, 4),
+            "weight": round(c.weight, 4),
+            "effect": round(c.effect, 2),
+            "event_ids": event_ids(evidence, c.signal, n_ids),
+        },
+    )
+
+
 def health_drivers(ev: Evaluation, evidence: Evidence, config: ScoringConfig) -> tuple[Driver, ...]:
     n_ids = config.limits.driver_event_ids
     return tuple(
-        trusted(
-            Driver,
-            {
-                "signal": c.signal,
-                "value": round(c.value, 4),
-                "weight": round(c.weight, 4),
-                "effect": round(c.effect, 2),
-                "event_ids": event_ids(evidence, c.signal, n_ids),
-            },
-        )
+        contribution_driver(c, evidence, n_ids)
         for c in top_by_effect(ev.health.contributions(), config.health.max_drivers)
     )
 

@@ -18,6 +18,7 @@ from streams.gate import ChangelogGate
 from streams.pipeline import BatchOutput, BatchProcessor, RawRecord
 from streams.sinks import OutputSink
 from streams.topics import Topics
+from streams.transport import BatchingApp
 from streams.webhook import AlertWebhook
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ class ChurnModelHolder:
 
 
 def register_scoring_agent(
-    app: faust.App,
+    app: BatchingApp,
     topics: Topics,
     table: faust.Table,
     processor: BatchProcessor,
@@ -110,15 +111,11 @@ def register_scoring_agent(
         unsaved.append((key, state))
 
     async def send_changelog(partition: int, records: list[tuple[bytes, bytes]]) -> None:
-        producer = app.producer._ensure_producer()  # type: ignore[attr-defined]
-        send, check = producer.send, sink.check_delivery
         for key, value in records:
-            (await send(changelog_topic, value, key=key, partition=partition)).add_done_callback(
-                check
-            )
+            await sink.send(changelog_topic, key, value, partition)
 
     gate = ChangelogGate(sink.writer, send_changelog)
-    app.before_commit = gate.drain  # type: ignore[attr-defined]
+    app.before_commit = gate.drain
 
     async def prepare() -> None:
         """Create the output topics before the first batch (with their settings,

@@ -4,7 +4,7 @@ optionally a chat webhook for alerts (`streams.webhook`, never waited for)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
@@ -30,53 +30,54 @@ def encode(model: BaseModel) -> bytes:
 
 
 class OutputSink:
-    """Publishes a batch's outputs.
+    """Publishes a batch's outputs: Kafka topics through the app's aiokafka producer
+    (`producer` returns it, started), ClickHouse rows through the writer, alerts to
+    the webhook if there is one.
 
-    With `producer` (a callable returning the app's started aiokafka producer),
-    messages go straight to aiokafka, without Faust's per-message machinery
-    (several times the cost). They are not awaited one by one: Faust's commit
-    flushes the aiokafka producer before it commits input offsets, so a batch's
-    outputs are on the broker before its offsets are committed (at-least-once,
-    like the inputs). A message that cannot be delivered at all calls
-    `on_failure`, which crashes the worker before anything else is committed.
-    Without `producer`, each message goes through Faust's `Topic.send`.
+    Kafka messages skip Faust's per-message `Topic.send` (several times the cost)
+    and are not awaited one by one: `publish` returns their delivery futures, and
+    the changelog gate (`streams.gate`) holds the chunk's state until they are
+    done. A message that cannot be delivered at all calls `on_failure`, which
+    crashes the worker before its offsets can be committed.
     """
 
     def __init__(
         self,
         topics: Topics,
         writer: ClickHouseWriter,
+        producer: Callable[[], Any],
+        on_failure: Callable[[BaseException], None],
         webhook: AlertWebhook | None = None,
-        producer: Callable[[], Any] | None = None,
-        on_failure: Callable[[BaseException], None] | None = None,
     ) -> None:
-        self.topics = topics
-        self.on_failure = on_failure
         self.writer = writer
-        self.webhook = webhook
         self.producer = producer
-        self.names = {
-            "scores": topics.scores.get_topic_name(),
-            "transitions": topics.transitions.get_topic_name(),
-            "alerts": topics.alerts.get_topic_name(),
-            "dead_letters": topics.dead_letters.get_topic_name(),
-        }
+        self.on_failure = on_failure
+        self.webhook = webhook
+        self.scores = topics.scores.get_topic_name()
+        self.transitions = topics.transitions.get_topic_name()
+        self.alerts = topics.alerts.get_topic_name()
+        self.dead_letters = topics.dead_letters.get_topic_name()
+
+    async def send(
+        self, topic: str, key: bytes, value: bytes, partition: int | None = None
+    ) -> asyncio.Future[Any]:
+        """One message to Kafka; its delivery is checked (`on_failure`), not awaited."""
+        future: asyncio.Future[Any] = await self.producer().send(
+            topic, value, key=key, partition=partition
+        )
+        future.add_done_callback(self._check_delivery)
+        return future
 
     async def publish(self, out: BatchOutput) -> list[asyncio.Future[Any]]:
         """Send a batch's outputs; waits only when ClickHouse is far behind. Returns the
-        delivery futures of the direct sends (none through Faust)."""
-        messages = (
-            ("scores", [(s.account_id, s) for s in out.scores]),
-            ("transitions", [(t.account_id, t) for t in out.transitions]),
-            ("alerts", [(a.account_id, a) for a in out.alerts]),
-            ("dead_letters", [(d.key or d.source_topic, d) for d in out.dead_letters]),
-        )
-        futures: list[asyncio.Future[Any]] = []
-        if self.producer is not None:
-            futures = await self._send_direct(self.producer(), messages)
-        else:
-            for name, items in messages:
-                await self._send(getattr(self.topics, name), items)
+        delivery futures of the Kafka messages."""
+        messages: list[tuple[str, str, BaseModel]] = [
+            *((self.scores, s.account_id, s) for s in out.scores),
+            *((self.transitions, t.account_id, t) for t in out.transitions),
+            *((self.alerts, a.account_id, a) for a in out.alerts),
+            *((self.dead_letters, d.key or d.source_topic, d) for d in out.dead_letters),
+        ]
+        futures = [await self.send(topic, key.encode(), encode(m)) for topic, key, m in messages]
         if out.scores:
             rows = [score_row(s) for s in out.scores]
             self.writer.add("score_history", SCORE_COLUMNS, rows)
@@ -97,30 +98,6 @@ class OutputSink:
         await self.writer.wait_for_capacity()
         return futures
 
-    async def _send_direct(
-        self, producer: Any, messages: Sequence[tuple[str, Sequence[tuple[str, BaseModel]]]]
-    ) -> list[asyncio.Future[Any]]:
-        send = producer.send
-        check = self.check_delivery
-        futures = []
-        for name, items in messages:
-            topic = self.names[name]
-            for key, model in items:
-                future = await send(topic, encode(model), key=key.encode())
-                future.add_done_callback(check)
-                futures.append(future)
-        return futures
-
-    def check_delivery(self, future: asyncio.Future[Any]) -> None:
-        """Done-callback of every direct send: a failure is never silent."""
-        if future.cancelled():
-            return
-        exc = future.exception()
-        if exc is not None and self.on_failure is not None:
+    def _check_delivery(self, future: asyncio.Future[Any]) -> None:
+        if not future.cancelled() and (exc := future.exception()) is not None:
             self.on_failure(exc)
-
-    @staticmethod
-    async def _send(topic: object, items: Sequence[tuple[str, BaseModel]]) -> None:
-        send = topic.send  # type: ignore[attr-defined]
-        for key, model in items:
-            await send(key=key.encode(), value=encode(model))

@@ -6,9 +6,9 @@ The state (`AccountState.to_bytes()`, compact JSON) is compressed with zstd
 level 1 and a dictionary trained on typical states (`streams/state_v1.zdict`,
 made by `python -m bench.train_state_dict`): 3.3 KB of JSON becomes ~1.5 KB,
 for ~14 us to compress and ~5 us to decompress. The dictionary is part of the
-format: it is never changed; a new one would come with a new magic. Values
-written before compression (`hs1`: positions + JSON) and bare states (JSON,
-starting with `{`) are still read.
+format: it is never changed; a new one would come with a new magic. Bare
+states (JSON, starting with `{`: what the table held before positions were
+kept) are still read.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ NO_POSITIONS: Positions = (-1, -1) * len(FAMILIES)
 FAMILY_INDEX = {family: i for i, family in enumerate(FAMILIES)}
 
 _POSITIONS = struct.Struct(">" + "iq" * len(FAMILIES))
-_V1 = b"\x00hs1"  # positions + JSON
 _V2 = b"\x00hs2"  # positions + zstd(JSON) with the v1 dictionary
 _HEADER = len(_V2) + _POSITIONS.size
 DICTIONARY = Path(__file__).with_name("state_v1.zdict")
@@ -51,6 +50,4 @@ def unpack_value(value: bytes) -> tuple[Positions, bytes]:
     """The positions and the state's JSON bytes, from any value format written so far."""
     if value.startswith(_V2):
         return _POSITIONS.unpack_from(value, len(_V2)), _codecs()[1].decompress(value[_HEADER:])
-    if value.startswith(_V1):
-        return _POSITIONS.unpack_from(value, len(_V1)), value[_HEADER:]
     return NO_POSITIONS, value

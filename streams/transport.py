@@ -20,7 +20,7 @@ batch message is acknowledged, so a batch commits only after it is processed
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import faust
@@ -144,6 +144,8 @@ class BatchingApp(faust.App):
     """A Faust App whose consumer batches the topics in `batched_topics`."""
 
     batched_topics: frozenset[str] = frozenset()
+    before_commit: Callable[[], Awaitable[None]] | None = None
+    """Awaited before every commit of input offsets (the scoring agent's changelog gate)."""
 
     def _new_transport(self) -> Any:
         return BatchingTransport(self.conf.broker_consumer, self)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from bench.soak import send_messages
+from schemas.events import FAMILY_BY_TYPE
 from streams.demo.portfolio import generate
-from streams.kafka_io import produce_events
+from streams.kafka_io import group_progress, produce_events
 from tests.integration.harness import Pipeline
 
 pytestmark = pytest.mark.integration
@@ -60,12 +63,6 @@ def test_commits_keep_up_with_a_stream_of_small_batches(kafka_bootstrap, tmp_pat
     own commit arithmetic let a repeated offset end its run, so every commit
     advanced one batch per partition, minutes behind the worker; the committed
     offsets must reach the end within seconds of the worker reading it."""
-    import time
-
-    from bench.soak import send_messages
-    from schemas.events import FAMILY_BY_TYPE
-    from streams.kafka_io import group_progress
-
     pipeline = Pipeline.create(kafka_bootstrap, tmp_path)
     topics = pipeline.settings.input_topics
     events = list(generate(accounts=200, days=60, seed=3))[:12000]

@@ -3,8 +3,6 @@ cache that never serves a stale state."""
 
 from __future__ import annotations
 
-import struct
-
 import orjson
 import pytest
 
@@ -47,8 +45,6 @@ def test_values_round_trip_and_older_formats_still_load(records: list[RawRecord]
         assert state.startswith(b"{") and scoring.AccountState.from_bytes(state).to_bytes() == state
         assert unpack_value(pack_value(positions, state)) == (positions, state)
         assert len(value) < 0.7 * len(state)  # the dictionary earns its keep
-        v1 = b"\x00hs1" + struct.pack(">iqiqiqiq", *positions) + state  # positions + JSON
-        assert unpack_value(v1) == (positions, state)
     assert unpack_value(b'{"f":1}') == (NO_POSITIONS, b'{"f":1}')
 
 
