@@ -6,15 +6,18 @@ task of the app (`streams.webhook`); scoring never waits for it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import faust
+from faust.types import TP
 from mode import CrashingSupervisor
 
 import scoring
-from streams.gate import ChangelogGate
+from streams.gate import StateFlusher
 from streams.pipeline import BatchOutput, BatchProcessor, RawRecord
 from streams.sinks import OutputSink
 from streams.topics import Topics
@@ -90,32 +93,39 @@ def register_scoring_agent(
     if webhook_url:
         register_alert_webhook(app, sink, AlertWebhook(webhook_url))
 
-    # State writes go to the table's store at once, and their changelog records to
-    # aiokafka once the chunk's outputs are durable (`streams.gate`): Faust commits
-    # only after the gate has drained, so a crash loses neither a state change nor
-    # an output. Faust's own path (`table[key] = value`) would send the changelog
-    # record at once, ahead of the outputs, one send at a time through its producer
-    # buffer (measured: a few thousand records/s, commits waiting seconds for it).
-    # The records are the ones Faust would write (same topic, key, value and
-    # partition: the input batch's), so recovery is Faust's own.
+    # Changed states are saved before each commit, once the outputs they caused are
+    # durable (`streams.gate`): the flusher writes them to the table's store and sends
+    # their changelog records to aiokafka, and Faust commits only after that, so a
+    # crash loses neither a state change nor an output. Faust's own path
+    # (`table[key] = value`) would send each changelog record at once, ahead of the
+    # outputs, one send at a time through its producer buffer (measured: a few
+    # thousand records/s, commits waiting seconds for it). The records are the ones
+    # Faust would write (same topic, key, value and partition: the input's), so
+    # recovery is Faust's own.
     store = table.data
     changelog_topic = table.changelog_topic.get_topic_name()
-    unsaved: list[tuple[bytes, bytes]] = []
+    input_topics = set(topics.inputs.topics)
 
     def load(account_id: str) -> bytes | None:
         return store.get(account_id.encode())  # type: ignore[no-any-return]
 
-    def save(account_id: str, state: bytes) -> None:
-        key = account_id.encode()
-        store[key] = state
-        unsaved.append((key, state))
+    def store_write(key: bytes, value: bytes) -> None:
+        store[key] = value
 
-    async def send_changelog(partition: int, records: list[tuple[bytes, bytes]]) -> None:
-        for key, value in records:
-            await sink.send(changelog_topic, key, value, partition)
+    async def send_changelog(key: bytes, value: bytes, partition: int) -> asyncio.Future[Any]:
+        return await sink.send(changelog_topic, key, value, partition)
 
-    gate = ChangelogGate(sink.writer, send_changelog)
-    app.before_commit = gate.drain
+    flusher = StateFlusher(processor, sink.writer, store_write, send_changelog)
+    app.before_commit = flusher.flush
+
+    @app.on_partitions_revoked.connect
+    async def forget_revoked(app: faust.App, revoked: set[TP], **_: object) -> None:
+        # Faust committed (so flushed) before this signal; a state changed since then
+        # belongs to offsets not committed, which the partition's new owner scores again
+        partitions = {tp.partition for tp in revoked if tp.topic in input_topics}
+        if partitions and (dropped := processor.discard(partitions)):
+            log.info("revoked partitions %s: %d unsaved states left to their new owner",
+                     sorted(partitions), dropped)  # fmt: skip
 
     async def prepare() -> None:
         """Create the output topics before the first batch (with their settings,
@@ -137,14 +147,11 @@ def register_scoring_agent(
             # sent before the next is scored: the first scores leave within
             # milliseconds, and the event loop (fetching, commits, timers) is never
             # held for more than one chunk.
-            partition = event.message.partition
             for start in range(0, len(records), chunk_records):
-                out = processor.run(records[start : start + chunk_records], load, save)
-                churn.learn(out.examples)
-                futures = await sink.publish(out)
-                gate.submit(partition, list(unsaved), futures)
-                unsaved.clear()
-                await gate.release_ready()
+                async with flusher.chunk():
+                    out = processor.score(records[start : start + chunk_records], load)
+                    churn.learn(out.examples)
+                    flusher.track(await sink.publish(out))
                 counters.add(out)
 
     @app.timer(2.0)
@@ -152,10 +159,10 @@ def register_scoring_agent(
         elapsed = max(1e-9, time.monotonic() - counters.started)
         log.info(
             "received=%d applied=%d duplicates=%d dead_letters=%d scores=%d transitions=%d "
-            "alerts=%d rate=%.0f/s clickhouse_pending=%d changelog_held=%d state_cache=%d/%d",
+            "alerts=%d rate=%.0f/s clickhouse_pending=%d unsaved_states=%d state_cache=%d/%d",
             counters.received, counters.applied, counters.duplicates, counters.dead_letters,
             counters.scores, counters.transitions, counters.alerts, counters.received / elapsed,
-            sink.writer.pending_rows, gate.held, processor.cache.hits, processor.cache.misses,
+            sink.writer.pending_rows, flusher.unsaved, processor.cache.hits, processor.cache.misses,
         )  # fmt: skip
 
     return counters

@@ -1,11 +1,20 @@
-"""The state changelog follows the outputs: what makes a crash lose no output.
+"""Saving states before each commit, after the outputs they caused: what makes a
+crash lose neither a state change nor an output.
 
-A chunk of records changes account states and produces outputs (Kafka
-messages, ClickHouse rows). The new states are in the table's store at once
-(the next chunk needs them), but their changelog records wait here until the
-chunk's outputs are durable: every Kafka send acknowledged and every
-ClickHouse row written. Faust commits input offsets only after
-`ChangelogGate.drain()` (see `streams.transport`), so at any moment
+The agent scores a chunk of records and sends its outputs (Kafka messages,
+ClickHouse rows) at once; the states the chunk changed stay in the
+processor (`BatchProcessor.pending`), not saved. Before Faust commits input
+offsets it awaits `StateFlusher.flush()` (see `streams.transport`), which
+
+1. takes the unsaved states aside (the agent goes on scoring: what it
+   changes next is newer and is saved by the next flush);
+2. waits until every output sent so far is durable: Kafka sends
+   acknowledged, ClickHouse rows written;
+3. encodes each state once, writes it to the table's store and sends its
+   changelog record (the one Faust would write: same topic, key, value,
+   partition), and waits for those to be acknowledged.
+
+So at any moment
 
     committed offsets  <=  changelog (and table positions)  <=  outputs durable.
 
@@ -14,86 +23,104 @@ from the committed offsets: records up to the changelog's positions are
 duplicates (their outputs exist), later ones are scored again and their
 outputs produced again (at-least-once; ClickHouse's ReplacingMergeTree tables
 fold the repeats). No state change is ever lost, and no output either.
+
+Saving once per commit (every `broker_commit_interval`) rather than once per
+chunk is what makes state writes cheap: a busy account is encoded and sent
+once per interval however many events it had.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from contextlib import asynccontextmanager
 from typing import Any
 
 from streams.clickhouse.writer import ClickHouseWriter
+from streams.pipeline import BatchProcessor
 
 log = logging.getLogger(__name__)
 
-SendChangelog = Callable[[int, list[tuple[bytes, bytes]]], Awaitable[None]]
+# key, value, partition -> the changelog record's delivery future
+SendChangelog = Callable[[bytes, bytes, int], Awaitable[asyncio.Future[Any]]]
+StoreWrite = Callable[[bytes, bytes], None]
+
+_SLICE = 250  # states encoded between two yields to the event loop
 
 
-@dataclass(slots=True)
-class _Entry:
-    partition: int
-    records: list[tuple[bytes, bytes]]
-    futures: list[asyncio.Future[Any]]
-    rows: dict[str, int]
-
-
-class ChangelogGate:
-    def __init__(self, writer: ClickHouseWriter, send_changelog: SendChangelog) -> None:
-        self.writer = writer
-        self.send_changelog = send_changelog
-        self.entries: deque[_Entry] = deque()
-        self.lock = asyncio.Lock()
-        self.released = 0
-
-    def submit(
+class StateFlusher:
+    def __init__(
         self,
-        partition: int,
-        records: list[tuple[bytes, bytes]],
-        futures: list[asyncio.Future[Any]],
+        processor: BatchProcessor,
+        writer: ClickHouseWriter,
+        store_write: StoreWrite,
+        send_changelog: SendChangelog,
     ) -> None:
-        """Hold a chunk's changelog records until its outputs (sent already) are durable."""
-        if records:
-            self.entries.append(_Entry(partition, records, futures, self.writer.snapshot()))
+        self.processor = processor
+        self.writer = writer
+        self.store_write = store_write
+        self.send_changelog = send_changelog
+        self.outputs: list[asyncio.Future[Any]] = []
+        self.rows: dict[str, int] = writer.snapshot()
+        self.scoring = asyncio.Lock()
+        self.flushing = asyncio.Lock()
+        self.saved = self.flushes = 0
+
+    @asynccontextmanager
+    async def chunk(self) -> Any:
+        """Hold while scoring a chunk and sending its outputs, then `track` them: a
+        flush never takes states aside whose outputs it does not know of."""
+        async with self.scoring:
+            yield
+
+    def track(self, futures: list[asyncio.Future[Any]]) -> None:
+        """Note a chunk's Kafka delivery futures and the ClickHouse rows queued so far."""
+        if self.outputs and self.outputs[0].done():
+            self.outputs = [
+                f for f in self.outputs if not f.done() or f.cancelled() or f.exception()
+            ]
+        self.outputs.extend(futures)
+        self.rows = self.writer.snapshot()
 
     @property
-    def held(self) -> int:
-        return sum(len(e.records) for e in self.entries)
+    def unsaved(self) -> int:
+        return len(self.processor.pending) + len(self.processor.flushing)
 
-    def _ready(self, entry: _Entry) -> bool:
-        return all(f.done() for f in entry.futures) and self.writer.covers(entry.rows)
-
-    async def release_ready(self) -> None:
-        """Send the changelog of the oldest chunks whose outputs are durable; never waits
-        for outputs."""
-        if not self.entries or self.lock.locked():
-            return
-        async with self.lock:
-            while self.entries and self._ready(self.entries[0]):
-                await self._release(self.entries.popleft())
-
-    async def drain(self, poll: float = 0.01) -> None:
-        """Wait until every held chunk's outputs are durable and its changelog sent: what
-        a commit waits for. A failed Kafka send has already crashed the worker
-        (`OutputSink.on_failure`); its chunk's changelog is never sent."""
-        async with self.lock:
-            if self.entries:
-                self.writer.nudge()
-            # only what was held when the commit began: chunks submitted meanwhile belong
-            # to offsets this commit does not cover, and a busy agent would keep it waiting
-            for _ in range(len(self.entries)):
-                entry = self.entries[0]
-                if entry.futures:
-                    await asyncio.wait(entry.futures)
-                    if any(not f.cancelled() and f.exception() for f in entry.futures):
-                        raise RuntimeError("an output was not delivered: not committing")
-                    entry.futures = []
-                while not self.writer.covers(entry.rows):
-                    await asyncio.sleep(poll)
-                await self._release(self.entries.popleft())
-
-    async def _release(self, entry: _Entry) -> None:
-        await self.send_changelog(entry.partition, entry.records)
-        self.released += len(entry.records)
+    async def flush(self, poll: float = 0.01) -> int:
+        """Save every state changed so far, once its outputs are durable: what a commit
+        waits for. Returns how many states were saved. A failed Kafka send has already
+        crashed the worker (`OutputSink.on_failure`); then nothing is saved."""
+        async with self.flushing:
+            async with self.scoring:  # between chunks: the states and their outputs match
+                entries = self.processor.begin_flush()
+                outputs, self.outputs = self.outputs, []
+                rows = self.rows
+            try:
+                if not entries:
+                    return 0
+                if outputs:
+                    await asyncio.wait(outputs)
+                    if any(not f.cancelled() and f.exception() for f in outputs):
+                        raise RuntimeError("an output was not delivered: not saving state")
+                if not self.writer.covers(rows):
+                    self.writer.nudge()
+                    while not self.writer.covers(rows):
+                        await asyncio.sleep(poll)
+                sent: list[asyncio.Future[Any]] = []
+                items = list(entries.items())
+                for start in range(0, len(items), _SLICE):
+                    for account_id, entry in items[start : start + _SLICE]:
+                        key = account_id.encode()
+                        value = self.processor.encode(account_id, entry)
+                        self.store_write(key, value)
+                        sent.append(await self.send_changelog(key, value, entry.partition))
+                    await asyncio.sleep(0)
+                await asyncio.wait(sent)
+                if any(not f.cancelled() and f.exception() for f in sent):
+                    raise RuntimeError("a changelog record was not delivered: not committing")
+                self.saved += len(items)
+                self.flushes += 1
+                return len(items)
+            finally:
+                self.processor.end_flush()

@@ -71,6 +71,15 @@ class _Cached:
     positions: Positions
 
 
+@dataclass(slots=True)
+class Pending:
+    """A changed state not saved yet, with its input positions and its partition."""
+
+    state: scoring.AccountState
+    positions: Positions
+    partition: int
+
+
 class StateCache:
     """Decoded states by account, least recently used dropped beyond `size`. An entry
     is used only while the table still holds the very bytes it was made from, so a
@@ -100,7 +109,8 @@ class StateCache:
 
 
 class BatchProcessor:
-    """Stateless between batches: state lives in the table behind load/save."""
+    """State lives in the table behind load/save; between a batch and the next flush, the
+    changed states are held here (`pending`, then `flushing` while being saved)."""
 
     def __init__(
         self,
@@ -115,8 +125,13 @@ class BatchProcessor:
         self.model = model
         self.clock = clock
         self.cache = StateCache(cache_size)
+        self.pending: dict[str, Pending] = {}
+        self.flushing: dict[str, Pending] = {}
 
     def _load(self, account_id: str, load: LoadState) -> tuple[scoring.AccountState, Positions]:
+        entry = self.pending.get(account_id) or self.flushing.get(account_id)
+        if entry is not None:
+            return entry.state, entry.positions
         value = load(account_id)
         if value is None:
             return scoring.new_state(account_id), NO_POSITIONS
@@ -126,18 +141,46 @@ class BatchProcessor:
         positions, blob = unpack_value(value)
         return scoring.AccountState.from_bytes(blob), positions
 
-    def _save(
-        self,
-        account_id: str,
-        state: scoring.AccountState,
-        positions: Positions,
-        save: SaveState,
-    ) -> None:
-        value = pack_value(positions, state.to_bytes())
-        save(account_id, value)
-        self.cache.put(account_id, _Cached(value, state, positions))
+    def begin_flush(self) -> dict[str, Pending]:
+        """Move the unsaved states aside to be saved (`encode` each, then `end_flush`);
+        until then they are still what `score` loads, newer changes taking precedence."""
+        if self.flushing:
+            raise RuntimeError("a flush is already in progress")
+        self.flushing, self.pending = self.pending, {}
+        return self.flushing
+
+    def encode(self, account_id: str, entry: Pending) -> bytes:
+        """The table value of a state being flushed (and the cache entry for it): the
+        caller writes it to the table before anything else runs."""
+        value = pack_value(entry.positions, entry.state.to_bytes())
+        self.cache.put(account_id, _Cached(value, entry.state, entry.positions))
+        return value
+
+    def end_flush(self) -> None:
+        self.flushing = {}
+
+    def discard(self, partitions: set[int]) -> int:
+        """Drop unsaved states of accounts in `partitions` (revoked: another worker owns
+        them now, from the committed offsets and the changelog). Returns how many."""
+        gone = [a for a, e in self.pending.items() if e.partition in partitions]
+        for account_id in gone:
+            del self.pending[account_id]
+        return len(gone)
 
     def run(self, records: Iterable[RawRecord], load: LoadState, save: SaveState) -> BatchOutput:
+        """`score` the records, then save every changed state at once."""
+        out = self.score(records, load)
+        for account_id, entry in self.begin_flush().items():
+            save(account_id, self.encode(account_id, entry))
+        self.end_flush()
+        return out
+
+    def score(self, records: Iterable[RawRecord], load: LoadState) -> BatchOutput:
+        """Decode, validate and score `records` (one topic partition's, in offset order).
+
+        The states they change are kept in `pending`, not saved: the worker saves them
+        all at once before each commit (`streams.gate`), so a busy account is encoded
+        once per commit interval, not once per batch."""
         out = BatchOutput()
         by_account: dict[str, list[tuple[RawRecord, Event]]] = {}
         for record in records:
@@ -207,7 +250,7 @@ class BatchProcessor:
                 if step.examples:
                     out.examples.extend(step.examples)
             if changed:
-                self._save(account_id, state, tuple(moved), save)
+                self.pending[account_id] = Pending(state, tuple(moved), items[-1][0].partition)
         return out
 
     def _accept(self, record: RawRecord) -> Event:

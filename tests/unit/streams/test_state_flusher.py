@@ -1,0 +1,185 @@
+"""States are saved once per commit, and only after the outputs they caused are durable
+(`streams.gate.StateFlusher`): the ordering that makes a crash lose nothing.
+
+Kafka deliveries are asyncio futures the test completes; ClickHouse is a stand-in
+with the writer's three methods the flusher uses, whose rows land when the test
+says so (the real writer and broker are in tests/integration/test_faults.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+import pytest
+
+import scoring
+from schemas.events import FAMILY_BY_TYPE, Family
+from streams.demo.portfolio import generate
+from streams.gate import StateFlusher
+from streams.pipeline import BatchProcessor, RawRecord
+from streams.statepack import unpack_value
+
+TOPICS = {family: f"t.{family.value}" for family in Family}
+CONFIG = scoring.load_config()
+MODEL = scoring.default_churn_model(CONFIG)
+
+
+class Rows:
+    """The ClickHouse writer's bookkeeping: rows queued (`add`) and written (`land`)."""
+
+    def __init__(self) -> None:
+        self.added = self.written = 0
+        self.nudged = 0
+
+    def snapshot(self) -> dict[str, int]:
+        return {"score_history": self.added}
+
+    def covers(self, snapshot: dict[str, int]) -> bool:
+        return self.written >= snapshot["score_history"]
+
+    def nudge(self) -> None:
+        self.nudged += 1
+
+
+class Harness:
+    def __init__(self) -> None:
+        self.processor = BatchProcessor(CONFIG, {t: f for f, t in TOPICS.items()}, lambda: MODEL)
+        self.rows = Rows()
+        self.store: dict[bytes, bytes] = {}
+        self.changelog: list[tuple[bytes, bytes, int]] = []
+        self.flusher = StateFlusher(
+            self.processor,
+            self.rows,  # type: ignore[arg-type]
+            self.store.__setitem__,
+            self.send_changelog,
+        )
+
+    async def send_changelog(self, key: bytes, value: bytes, partition: int) -> asyncio.Future[Any]:
+        self.changelog.append((key, value, partition))
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+    def load(self, account_id: str) -> bytes | None:
+        return self.store.get(account_id.encode())
+
+    async def chunk(self, records: list[RawRecord]) -> list[asyncio.Future[Any]]:
+        """Score a chunk as the agent does; its outputs' deliveries stay pending."""
+        async with self.flusher.chunk():
+            out = self.processor.score(records, self.load)
+            loop = asyncio.get_running_loop()
+            futures = [loop.create_future() for _ in out.scores]
+            self.rows.added += len(out.scores)
+            self.flusher.track(futures)
+        return futures
+
+
+def _records(accounts: int, partition_of: dict[str, int]) -> list[RawRecord]:
+    events = list(generate(accounts=accounts, days=40, seed=11))
+    offsets: dict[tuple[str, int], int] = {}
+    out = []
+    for e in events:
+        topic = TOPICS[FAMILY_BY_TYPE[e["type"]]]
+        p = partition_of.setdefault(e["account_id"], len(partition_of) % 2)
+        offsets[topic, p] = offsets.get((topic, p), -1) + 1
+        out.append(
+            RawRecord(topic, p, offsets[topic, p], e["account_id"].encode(), orjson.dumps(e))
+        )
+    return out
+
+
+async def _settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+def test_states_are_saved_only_after_their_outputs_are_durable() -> None:
+    partitions: dict[str, int] = {}
+    records = _records(4, partitions)
+
+    async def scenario() -> None:
+        h = Harness()
+        futures = await h.chunk(records[:300])
+        assert futures and h.processor.pending and not h.store
+        flush = asyncio.create_task(h.flusher.flush(poll=0.001))
+        await _settle()
+        assert not h.store and not h.changelog  # Kafka has not acknowledged the outputs
+        for f in futures:
+            f.set_result(None)
+        await _settle()
+        assert not h.store and h.rows.nudged  # ClickHouse has not written the rows
+        h.rows.written = h.rows.added
+        saved = await flush
+        assert saved == len(h.store) == len(h.changelog) == len(partitions)
+        for key, value, partition in h.changelog:
+            assert h.store[key] is value and partition == partitions[key.decode()]
+        assert not h.processor.pending and not h.processor.flushing
+
+    asyncio.run(scenario())
+
+
+def test_changes_made_during_a_flush_wait_for_the_next_one_and_are_what_loads() -> None:
+    partitions: dict[str, int] = {}
+    records = _records(3, partitions)
+    first, second = records[:200], records[200:400]
+
+    async def scenario() -> None:
+        h = Harness()
+        early = await h.chunk(first)
+        flush = asyncio.create_task(h.flusher.flush(poll=0.001))
+        await _settle()
+        assert h.processor.flushing and not h.processor.pending
+        late = await h.chunk(second)  # scoring goes on while the flush waits
+        touched = {r.key.decode() for r in second if r.key}
+        assert set(h.processor.pending) == touched
+        for f in early:
+            f.set_result(None)
+        h.rows.written = h.rows.added  # the second chunk's rows too: they are not waited on
+        await flush
+        saved = dict(h.store)
+        for account_id in touched:  # the table holds the older state; loads see the newer
+            positions, _ = unpack_value(saved[account_id.encode()])
+            entry = h.processor.pending[account_id]
+            assert entry.positions != positions
+            assert h.processor._load(account_id, h.load)[0] is entry.state
+        for f in late:
+            f.set_result(None)
+        assert await h.flusher.flush(poll=0.001) == len(touched)
+        # the table now ends where scoring every record in one go ends
+        reference: dict[str, bytes] = {}
+        BatchProcessor(CONFIG, {t: f for f, t in TOPICS.items()}, lambda: MODEL).run(
+            first + second, reference.get, reference.__setitem__
+        )
+        assert {k.decode(): v for k, v in h.store.items()} == reference
+
+    asyncio.run(scenario())
+
+
+def test_an_undelivered_output_saves_nothing() -> None:
+    records = _records(2, {})
+
+    async def scenario() -> None:
+        h = Harness()
+        futures = await h.chunk(records[:100])
+        futures[0].set_exception(RuntimeError("broker said no"))
+        for f in futures[1:]:
+            f.set_result(None)
+        h.rows.written = h.rows.added
+        with pytest.raises(RuntimeError, match="not delivered"):
+            await h.flusher.flush(poll=0.001)
+        assert not h.store and not h.changelog
+
+    asyncio.run(scenario())
+
+
+def test_revoked_partitions_lose_their_unsaved_states_only() -> None:
+    partitions: dict[str, int] = {}
+    records = _records(4, partitions)
+    h = Harness()
+    h.processor.score(records[:300], h.load)
+    on = {p: {a for a in h.processor.pending if partitions[a] == p} for p in (0, 1)}
+    assert on[0] and on[1]
+    assert h.processor.discard({1}) == len(on[1])
+    assert set(h.processor.pending) == on[0]
