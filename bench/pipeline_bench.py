@@ -64,6 +64,13 @@ def _sink_cpu(out: BatchOutput) -> None:
         transition_row(t)
 
 
+def _flush(processor: BatchProcessor, table: dict[str, bytes]) -> None:
+    """The CPU part of `StateFlusher.flush`: encode and store every changed state."""
+    for account_id, entry in processor.begin_flush().items():
+        table[account_id] = processor.encode(account_id, entry)
+    processor.end_flush()
+
+
 @cache
 def _config() -> scoring.ScoringConfig:
     """One config object per process, as in the worker: the scoring core's memos compare
@@ -78,6 +85,7 @@ def run(
     batch_size: int = 5000,
     profile: bool = False,
     top: int = 30,
+    flush_events: int = 4000,
 ) -> dict[str, Any]:
     config = _config()
     model = scoring.default_churn_model(config)
@@ -92,11 +100,17 @@ def run(
     started = time.perf_counter()
     if profiler:
         profiler.enable()
+    since_flush = 0
     for batch in batches:
-        out = processor.run(batch, table.get, table.__setitem__)
+        out = processor.score(batch, table.get)
         _sink_cpu(out)
         received += out.received
         scores += len(out.scores)
+        since_flush += out.received
+        if since_flush >= flush_events:  # as the worker saves states before a commit
+            _flush(processor, table)
+            since_flush = 0
+    _flush(processor, table)
     if profiler:
         profiler.disable()
     seconds = time.perf_counter() - started
@@ -105,6 +119,7 @@ def run(
         "events": received,
         "batches": len(batches),
         "mean_batch": round(received / max(1, len(batches))),
+        "flush_events": flush_events,
         "scores": scores,
         "seconds": round(seconds, 3),
         "events_per_s": round(received / seconds) if seconds else None,

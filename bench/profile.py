@@ -42,7 +42,7 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
         "outputs: Kafka send (faust Topic.send)",
         ("OutputSink._send (streams/sinks.py", "faust/channels.py", "faust/topics.py"),
     ),
-    ("pipeline other (BatchProcessor.run)", ("BatchProcessor.run (streams/pipeline.py",)),
+    ("pipeline other (BatchProcessor.score)", ("BatchProcessor.score (streams/pipeline.py",)),
     ("agent other (score_events)", ("score_events (streams/agents.py",)),
     ("kafka producer (aiokafka sender)", ("aiokafka/producer/",)),
     ("kafka consumer (fetch, parse records)", ("aiokafka/consumer/", "faust/transport/")),

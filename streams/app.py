@@ -50,7 +50,10 @@ def create_app(settings: Settings) -> BatchingApp:
         value_serializer="raw",
         table_standby_replicas=0,
         broker_commit_every=10_000,
-        broker_commit_interval=1.0,
+        # states are saved once per commit (streams.gate): a longer interval coalesces
+        # more of a busy account's events into one save, a shorter one replays fewer
+        # events after a crash
+        broker_commit_interval=settings.commit_interval_seconds,
         stream_buffer_maxsize=8192,
         broker_max_poll_records=settings.batch_size,
         # a crashed worker's partitions move to the others after this long without

@@ -97,8 +97,8 @@ class StateFlusher:
                 outputs, self.outputs = self.outputs, []
                 rows = self.rows
             try:
-                if not entries:
-                    return 0
+                # a chunk of only dead letters or duplicates changed no state, but its
+                # outputs must be durable before its offsets are committed all the same
                 if outputs:
                     await asyncio.wait(outputs)
                     if any(not f.cancelled() and f.exception() for f in outputs):
@@ -107,6 +107,8 @@ class StateFlusher:
                     self.writer.nudge()
                     while not self.writer.covers(rows):
                         await asyncio.sleep(poll)
+                if not entries:
+                    return 0
                 sent: list[asyncio.Future[Any]] = []
                 items = list(entries.items())
                 for start in range(0, len(items), _SLICE):

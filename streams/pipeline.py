@@ -2,8 +2,9 @@
 
 This is what the agent calls: decode and validate each record, dead-letter
 what cannot be accepted (with the reason), then run the scoring core per
-account in arrival order, loading and saving each account's state once per
-batch whatever the number of its events. The table value carries, beside
+account in arrival order. Changed states are held here until the worker
+saves them all at once before a commit (`streams.gate`): a busy account is
+encoded once per commit interval, whatever the number of its events. The table value carries, beside
 the state, the position (partition, offset) of the last record applied from
 each family's topic, so a record Kafka delivers again after a crash is a
 duplicate however many events the account had since (the state's own

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     session_timeout_seconds: float = Field(
         10.0, ge=6, le=300, validation_alias=_env("HEALTHSCORE_SESSION_TIMEOUT")
     )
+    commit_interval_seconds: float = Field(
+        2.0, gt=0, le=60, validation_alias=_env("HEALTHSCORE_COMMIT_INTERVAL")
+    )
     state_cache_accounts: int = Field(
         10_000, ge=0, le=10_000_000, validation_alias=_env("HEALTHSCORE_STATE_CACHE")
     )

@@ -36,9 +36,10 @@ class OutputSink:
 
     Kafka messages skip Faust's per-message `Topic.send` (several times the cost)
     and are not awaited one by one: `publish` returns their delivery futures, and
-    the changelog gate (`streams.gate`) holds the chunk's state until they are
-    done. A message that cannot be delivered at all calls `on_failure`, which
-    crashes the worker before its offsets can be committed.
+    the state flush (`streams.gate`) saves no state changed with them, and so
+    commits nothing, until they are done. A message that cannot be delivered at
+    all calls `on_failure`, which crashes the worker before its offsets can be
+    committed.
     """
 
     def __init__(

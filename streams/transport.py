@@ -14,7 +14,7 @@ and whose offset is the last record's. The records before it are registered
 as an offset gap, which Faust's commit logic treats as acknowledged once the
 batch message is acknowledged, so a batch commits only after it is processed
 (at-least-once, as before). Before any commit it awaits the app's
-`before_commit` hook, if set: the scoring agent's changelog gate
+`before_commit` hook, if set: the scoring agent's state flush
 (`streams.gate`), so offsets are never committed ahead of the state changelog.
 """
 
@@ -129,7 +129,7 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         return end + 1
 
     async def _commit_offsets(self, offsets: Any, start_new_transaction: bool = True) -> bool:
-        """Commit only once the app's `before_commit` (the changelog gate) has run."""
+        """Commit only once the app's `before_commit` (the state flush) has run."""
         before = getattr(self.app, "before_commit", None)
         if before is not None:
             await before()
@@ -145,7 +145,7 @@ class BatchingApp(faust.App):
 
     batched_topics: frozenset[str] = frozenset()
     before_commit: Callable[[], Awaitable[None]] | None = None
-    """Awaited before every commit of input offsets (the scoring agent's changelog gate)."""
+    """Awaited before every commit of input offsets (the scoring agent's state flush)."""
 
     def _new_transport(self) -> Any:
         return BatchingTransport(self.conf.broker_consumer, self)

@@ -183,3 +183,22 @@ def test_revoked_partitions_lose_their_unsaved_states_only() -> None:
     assert on[0] and on[1]
     assert h.processor.discard({1}) == len(on[1])
     assert set(h.processor.pending) == on[0]
+
+
+def test_outputs_of_a_chunk_that_changed_no_state_are_waited_for_too() -> None:
+    bad = [RawRecord(TOPICS[Family.USAGE], 0, i, b"acct-x", b"not json") for i in range(3)]
+
+    async def scenario() -> None:
+        h = Harness()
+        async with h.flusher.chunk():
+            out = h.processor.score(bad, h.load)
+            assert len(out.dead_letters) == 3 and not h.processor.pending
+            delivery: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            h.flusher.track([delivery])
+        flush = asyncio.create_task(h.flusher.flush(poll=0.001))
+        await _settle()
+        assert not flush.done()  # the dead letter is not acknowledged: no commit yet
+        delivery.set_result(None)
+        assert await flush == 0
+
+    asyncio.run(scenario())
