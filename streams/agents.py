@@ -18,7 +18,7 @@ from mode import CrashingSupervisor
 
 import scoring
 from streams.gate import StateFlusher
-from streams.pipeline import BatchOutput, BatchProcessor, RawRecord
+from streams.pipeline import BatchOutput, BatchProcessor
 from streams.sinks import OutputSink
 from streams.topics import Topics
 from streams.transport import BatchingApp
@@ -140,9 +140,7 @@ def register_scoring_agent(
     async def score_events(stream: faust.StreamT) -> None:
         await prepare()
         async for event in stream.events():
-            records = [
-                RawRecord(r.topic, r.partition, r.offset, r.key, r.value) for r in event.value
-            ]
+            records = event.value  # aiokafka's ConsumerRecords, one partition's, in order
             # A fetched batch is scored a chunk at a time, and each chunk's outputs are
             # sent before the next is scored: the first scores leave within
             # milliseconds, and the event loop (fetching, commits, timers) is never

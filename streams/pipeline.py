@@ -25,6 +25,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 import scoring
 from schemas.decode import decode_event
@@ -38,9 +39,24 @@ log = logging.getLogger(__name__)
 MAX_DEAD_LETTER_PAYLOAD = 4096
 
 
+class Record(Protocol):
+    """A Kafka record as the agent receives it: aiokafka's ConsumerRecord, or a RawRecord."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class RawRecord:
-    """A Kafka record as the agent received it."""
+    """A Kafka record built by hand (tests, the bench)."""
 
     topic: str
     partition: int
@@ -168,7 +184,7 @@ class BatchProcessor:
             del self.pending[account_id]
         return len(gone)
 
-    def run(self, records: Iterable[RawRecord], load: LoadState, save: SaveState) -> BatchOutput:
+    def run(self, records: Iterable[Record], load: LoadState, save: SaveState) -> BatchOutput:
         """`score` the records, then save every changed state at once."""
         out = self.score(records, load)
         for account_id, entry in self.begin_flush().items():
@@ -176,14 +192,14 @@ class BatchProcessor:
         self.end_flush()
         return out
 
-    def score(self, records: Iterable[RawRecord], load: LoadState) -> BatchOutput:
+    def score(self, records: Iterable[Record], load: LoadState) -> BatchOutput:
         """Decode, validate and score `records` (one topic partition's, in offset order).
 
         The states they change are kept in `pending`, not saved: the worker saves them
         all at once before each commit (`streams.gate`), so a busy account is encoded
         once per commit interval, not once per batch."""
         out = BatchOutput()
-        by_account: dict[str, list[tuple[RawRecord, Event]]] = {}
+        by_account: dict[str, list[tuple[Record, Event]]] = {}
         for record in records:
             out.received += 1
             try:
@@ -254,7 +270,7 @@ class BatchProcessor:
                 self.pending[account_id] = Pending(state, tuple(moved), items[-1][0].partition)
         return out
 
-    def _accept(self, record: RawRecord) -> Event:
+    def _accept(self, record: Record) -> Event:
         if record.value is None:
             raise DecodeError(DeadLetterReason.INVALID_JSON, "empty message (null value)")
         event = decode_event(record.value, self.families_by_topic.get(record.topic))
@@ -269,7 +285,7 @@ class BatchProcessor:
         return event
 
     def dead_letter(
-        self, record: RawRecord, error: DecodeError, event: Event | None = None
+        self, record: Record, error: DecodeError, event: Event | None = None
     ) -> DeadLetter:
         payload = record.value or b""
         return DeadLetter(

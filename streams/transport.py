@@ -144,7 +144,7 @@ class BatchingApp(faust.App):
     """A Faust App whose consumer batches the topics in `batched_topics`."""
 
     batched_topics: frozenset[str] = frozenset()
-    before_commit: Callable[[], Awaitable[None]] | None = None
+    before_commit: Callable[[], Awaitable[object]] | None = None
     """Awaited before every commit of input offsets (the scoring agent's state flush)."""
 
     def _new_transport(self) -> Any:

@@ -41,7 +41,9 @@ DEAD_LETTER_COLUMNS = (
 
 
 def drivers_json(drivers: Sequence[Driver]) -> str:
-    return orjson.dumps([d.model_dump(mode="json") for d in drivers]).decode()
+    """As `[d.model_dump(mode="json") ...]` would write them, at a fraction of the cost: a
+    driver's fields are JSON-ready as they are (strings, floats, a tuple of ids)."""
+    return orjson.dumps([d.__dict__ for d in drivers]).decode()
 
 
 def _opt_bool(value: bool | None) -> int | None:
