@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
 
@@ -18,6 +18,7 @@ import orjson
 
 from scoring.decay import Series, day_of
 from scoring.errors import ScoringError
+from scoring.memo import memoized
 from scoring.state import (
     AccountState,
     BillingFacts,
@@ -97,7 +98,71 @@ def _drop_empty(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v not in (None, 0, (), [], {}, False)}
 
 
+def _usage_doc(u: UsageFacts, max_ts: float | None) -> dict[str, Any]:
+    return _drop_empty(
+        {
+            "f": dict(u.features),
+            "u": _pack_users(u.users, max_ts),
+            "x": _series_doc(u.series),
+        }
+    )
+
+
+def _support_doc(s: SupportFacts) -> dict[str, Any]:
+    return _drop_empty(
+        {
+            "o": s.opened,
+            "r": s.resolved,
+            "ro": s.reopened,
+            "nps": _opt(s.last_nps),
+            "x": _series_doc(s.series),
+        }
+    )
+
+
+def _billing_doc(b: BillingFacts) -> dict[str, Any]:
+    return _drop_empty(
+        {
+            "t": _opt(b.terms),
+            "st": _opt(b.status),
+            "sg": _opt(b.segment),
+            "t0": b.started_ts,
+            "fi": {k: list(v) for k, v in b.failed.items()},
+            "pi": dict(b.paid),
+            "n": b.invoices_seen,
+            "d": {k: list(v) for k, v in b.discounts.items()},
+            "x": _series_doc(b.series),
+        }
+    )
+
+
+def _success_doc(w: SuccessFacts) -> dict[str, Any]:
+    return _drop_empty(
+        {
+            "g": dict(w.goals),
+            "p": {k: list(v) for k, v in w.planned.items()},
+            "c": dict(w.completed),
+            "v": w.first_value_ts,
+            "fit": {k: list(v) for k, v in w.fits.items()},
+            "imp": _opt(w.importance),
+            "x": _series_doc(w.series),
+        }
+    )
+
+
+def _fragment_of(build: Callable[[Any], dict[str, Any]], facts: Any) -> orjson.Fragment:
+    return orjson.Fragment(orjson.dumps(build(facts), option=orjson.OPT_SORT_KEYS))
+
+
+def _usage_json(u: UsageFacts, max_ts: float | None) -> orjson.Fragment:
+    return orjson.Fragment(orjson.dumps(_usage_doc(u, max_ts), option=orjson.OPT_SORT_KEYS))
+
+
 def encode_state(state: AccountState, with_memory: bool = True) -> bytes:
+    """The state as sorted-key JSON. A facts family that did not change since the last
+    encode (most events touch one family) is not encoded again: its JSON is kept on the
+    facts object's memo (the usage part with the watermark's day, which its sketch
+    ages are relative to) and spliced in as is, so the bytes are the same."""
     c, u, s, b, w, m = (
         state.clock,
         state.usage,
@@ -106,6 +171,7 @@ def encode_state(state: AccountState, with_memory: bool = True) -> bytes:
         state.success,
         state.memory,
     )
+    today = None if c.max_ts is None else day_of(c.max_ts)
     doc: dict[str, Any] = {
         "f": FORMAT,
         "a": state.account_id,
@@ -118,46 +184,10 @@ def encode_state(state: AccountState, with_memory: bool = True) -> bytes:
                 "i": _pack_ids(c.recent_ids),
             }
         ),
-        "u": _drop_empty(
-            {
-                "f": dict(u.features),
-                "u": _pack_users(u.users, c.max_ts),
-                "x": _series_doc(u.series),
-            }
-        ),
-        "s": _drop_empty(
-            {
-                "o": s.opened,
-                "r": s.resolved,
-                "ro": s.reopened,
-                "nps": _opt(s.last_nps),
-                "x": _series_doc(s.series),
-            }
-        ),
-        "b": _drop_empty(
-            {
-                "t": _opt(b.terms),
-                "st": _opt(b.status),
-                "sg": _opt(b.segment),
-                "t0": b.started_ts,
-                "fi": {k: list(v) for k, v in b.failed.items()},
-                "pi": dict(b.paid),
-                "n": b.invoices_seen,
-                "d": {k: list(v) for k, v in b.discounts.items()},
-                "x": _series_doc(b.series),
-            }
-        ),
-        "w": _drop_empty(
-            {
-                "g": dict(w.goals),
-                "p": {k: list(v) for k, v in w.planned.items()},
-                "c": dict(w.completed),
-                "v": w.first_value_ts,
-                "fit": {k: list(v) for k, v in w.fits.items()},
-                "imp": _opt(w.importance),
-                "x": _series_doc(w.series),
-            }
-        ),
+        "u": memoized(u.memo, "json", (today,), _usage_json, u, c.max_ts),
+        "s": memoized(s.memo, "json", (), _fragment_of, _support_doc, s),
+        "b": memoized(b.memo, "json", (), _fragment_of, _billing_doc, b),
+        "w": memoized(w.memo, "json", (), _fragment_of, _success_doc, w),
         "e": dict(sorted(state.evidence.items())),  # tuples of (ts, id) tuples: arrays
     }
     if with_memory:

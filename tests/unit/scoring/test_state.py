@@ -14,6 +14,7 @@ from scoring import (
     default_churn_model,
     load_config,
     new_state,
+    process,
 )
 from tests.unit.scoring.factory import run
 from tests.unit.scoring.scripts import healthy
@@ -51,6 +52,20 @@ def test_any_history_round_trips(events: list[Event]) -> None:
     again = AccountState.from_bytes(state.to_bytes())
     assert again == state
     assert again.facts_bytes() == state.facts_bytes()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(histories())
+def test_bytes_with_cached_family_json_equal_bytes_encoded_afresh(events: list[Event]) -> None:
+    """`to_bytes` reuses the JSON of facts families an event did not touch (kept on the
+    facts objects); at every step it must equal encoding a fresh copy (no cache)."""
+    state = None
+    for event in events:
+        state = process(state, event, CONFIG, MODEL).state
+        blob = state.to_bytes()
+        fresh = AccountState.from_bytes(blob)  # new facts objects: nothing cached on them
+        assert fresh.to_bytes() == blob
+        assert fresh == state
 
 
 def test_a_restored_state_scores_like_the_original(
