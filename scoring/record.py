@@ -8,7 +8,7 @@ the whole scoring step.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from schemas.events import SCHEMA_VERSION, Tier
 from schemas.outputs import (
@@ -86,12 +86,25 @@ def contribution_driver(c: Contribution, evidence: Evidence, n_ids: int) -> Driv
     )
 
 
+_last_drivers: tuple[Any, ...] = (None, None, None, ())
+
+
 def health_drivers(ev: Evaluation, evidence: Evidence, config: ScoringConfig) -> tuple[Driver, ...]:
+    """The top health contributions as drivers. One event's transitions, alerts and score
+    all ask for the same ones: the last answer is kept (by the identity of its inputs,
+    which it holds on to, so no other object can take their ids)."""
+    global _last_drivers
+    last = _last_drivers  # one read: another thread can only swap the whole tuple
+    if last[0] is ev and last[1] is evidence and last[2] is config:
+        drivers: tuple[Driver, ...] = last[3]
+        return drivers
     n_ids = config.limits.driver_event_ids
-    return tuple(
+    drivers = tuple(
         contribution_driver(c, evidence, n_ids)
         for c in top_by_effect(ev.health.contributions(), config.health.max_drivers)
     )
+    _last_drivers = (ev, evidence, config, drivers)
+    return drivers
 
 
 def churn_drivers(ev: Evaluation, model: ChurnModel, n: int) -> tuple[Driver, ...]:
