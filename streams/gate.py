@@ -47,6 +47,7 @@ SendChangelog = Callable[[bytes, bytes, int], Awaitable[asyncio.Future[Any]]]
 StoreWrite = Callable[[bytes, bytes], None]
 
 _SLICE = 250  # states encoded between two yields to the event loop
+_PRUNE_AT = 100_000  # delivery futures kept before the delivered ones are dropped
 
 
 class StateFlusher:
@@ -75,12 +76,16 @@ class StateFlusher:
             yield
 
     def track(self, futures: list[asyncio.Future[Any]]) -> None:
-        """Note a chunk's Kafka delivery futures and the ClickHouse rows queued so far."""
-        if self.outputs and self.outputs[0].done():
+        """Note a chunk's Kafka delivery futures and the ClickHouse rows queued so far.
+
+        Called once per chunk, which on live traffic is a few records: the list is not
+        scanned here (the next flush waits on it, done futures cost nothing), only
+        pruned of delivered ones when it grows past `_PRUNE_AT` (flushes held back)."""
+        self.outputs.extend(futures)
+        if len(self.outputs) > _PRUNE_AT:
             self.outputs = [
                 f for f in self.outputs if not f.done() or f.cancelled() or f.exception()
             ]
-        self.outputs.extend(futures)
         self.rows = self.writer.snapshot()
 
     @property
