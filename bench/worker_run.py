@@ -37,6 +37,7 @@ class Progress:
     dead_letters: int
     scores: int
     pending: int
+    unsaved: int = 0  # changed states not saved yet (`unsaved_states`, if logged)
 
 
 def parse_progress(line: str, at: float) -> Progress | None:
@@ -54,6 +55,7 @@ def parse_progress(line: str, at: float) -> Progress | None:
         g["dead_letters"],
         g["scores"],
         g["clickhouse_pending"],
+        g.get("unsaved_states", 0),
     )
 
 
