@@ -279,8 +279,14 @@ def _free_ports(count: int) -> list[int]:
 
 
 def _random_cluster_id() -> str:
-    """Kafka's cluster-id format: a UUID as 22 chars of URL-safe base64 (no padding)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """Kafka's cluster-id format: a UUID as 22 chars of URL-safe base64 (no padding).
+
+    Never starting with "-" (as Kafka's own `Uuid.randomUuid`): `kafka-storage format
+    --cluster-id -Cj2...` reads such an id as an option and fails (seen 1 start in 64)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 class _BrokerExited(Exception):
