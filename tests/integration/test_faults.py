@@ -53,6 +53,10 @@ pytestmark = pytest.mark.integration
 
 
 def _setup(bootstrap: str, tmp_path: Path, accounts: int, days: int, seed: int, **env: str):
+    # Faults must strike mid-stream, between commits: the worker takes a few thousand
+    # events in well under its default 2 s commit interval, so these workers commit every
+    # 0.5 s (the commit protocol is the same at any interval)
+    env.setdefault("HEALTHSCORE_COMMIT_INTERVAL", "0.5")
     config = emit_every_step_config(tmp_path)
     pipeline = Pipeline.create(
         bootstrap, tmp_path / "data", HEALTHSCORE_SCORING_CONFIG=str(config), **env
@@ -142,7 +146,7 @@ def _wait_commit_past(bootstrap, group, topics, mark, workers, timeout=60) -> in
 def crash_run(kafka_bootstrap, tmp_path_factory):
     """One worker killed with kill -9 mid-stream, a new one resumes on the same data dir."""
     tmp_path = tmp_path_factory.mktemp("crash")
-    pipeline, events, ref = _setup(kafka_bootstrap, tmp_path, accounts=40, days=60, seed=9)
+    pipeline, events, ref = _setup(kafka_bootstrap, tmp_path, accounts=80, days=60, seed=9)
     topics = list(pipeline.settings.input_topics.values())
     group, total = pipeline.settings.app_id, len(events)
     first, rest = events[: total // 3], events[total // 3 :]
@@ -271,7 +275,7 @@ def test_scale_out_then_one_worker_stops_with_sigterm_and_the_other_finishes(
     """Two workers in one group (own data dirs, so own chDB dirs) split 4 partitions;
     mid-stream one is stopped with SIGTERM (it leaves the group, so the other takes its
     partitions at once and recovers their state from the changelog)."""
-    pipeline, events, ref = _setup(kafka_bootstrap, tmp_path, accounts=40, days=60, seed=21)
+    pipeline, events, ref = _setup(kafka_bootstrap, tmp_path, accounts=80, days=60, seed=21)
     topics = list(pipeline.settings.input_topics.values())
     group, total = pipeline.settings.app_id, len(events)
     first, rest = events[: total // 3], events[total // 3 :]
@@ -306,7 +310,7 @@ def scale_out_crash_run(kafka_bootstrap, tmp_path_factory):
     """Two workers in one group; mid-stream one is killed with kill -9. The survivor gets
     the dead member's partitions once its session times out, and recovers their state."""
     tmp_path = tmp_path_factory.mktemp("scale-crash")
-    pipeline, events, ref = _setup(kafka_bootstrap, tmp_path, accounts=40, days=60, seed=27)
+    pipeline, events, ref = _setup(kafka_bootstrap, tmp_path, accounts=80, days=60, seed=27)
     topics = list(pipeline.settings.input_topics.values())
     group, total = pipeline.settings.app_id, len(events)
     first, rest = events[: total // 3], events[total // 3 :]
@@ -360,7 +364,7 @@ def test_broker_restart_mid_stream_the_worker_reconnects_and_finishes(tmp_path):
     works through a backlog."""
     with LocalKafka(tmp_path / "kafka", partitions=4) as kafka:
         bootstrap = kafka.bootstrap_servers
-        pipeline, events, ref = _setup(bootstrap, tmp_path, accounts=40, days=60, seed=33)
+        pipeline, events, ref = _setup(bootstrap, tmp_path, accounts=80, days=60, seed=33)
         topics = list(pipeline.settings.input_topics.values())
         group, total = pipeline.settings.app_id, len(events)
         first, rest = events[: total // 3], events[total // 3 :]
