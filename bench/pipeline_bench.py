@@ -1,9 +1,12 @@
-"""The worker's CPU work without Kafka: `BatchProcessor.run` plus output encoding.
+"""The worker's CPU work without Kafka: `BatchProcessor.score`, state saves and output
+encoding.
 
 The same pre-loaded events are cut into the batches the worker receives
-(one topic partition's records at a time, up to `batch_size`), run through
-`BatchProcessor` with a dict as the state table, and every output is
-encoded as `OutputSink` would (JSON for Kafka, rows for ClickHouse). This
+(one topic partition's records at a time, up to `batch_size`), scored by
+`BatchProcessor` with a dict as the state table, the changed states saved
+every `flush_events` events (as the worker saves them before a commit), and
+every output encoded as `OutputSink` would (JSON for Kafka, rows for
+ClickHouse). This
 is the in-process ceiling of the worker's processing on one core; with
 `profile=True` it also reports the top functions under cProfile.
 """
@@ -64,13 +67,6 @@ def _sink_cpu(out: BatchOutput) -> None:
         transition_row(t)
 
 
-def _flush(processor: BatchProcessor, table: dict[str, bytes]) -> None:
-    """The CPU part of `StateFlusher.flush`: encode and store every changed state."""
-    for account_id, entry in processor.begin_flush().items():
-        table[account_id] = processor.encode(account_id, entry)
-    processor.end_flush()
-
-
 @cache
 def _config() -> scoring.ScoringConfig:
     """One config object per process, as in the worker: the scoring core's memos compare
@@ -108,9 +104,9 @@ def run(
         scores += len(out.scores)
         since_flush += out.received
         if since_flush >= flush_events:  # as the worker saves states before a commit
-            _flush(processor, table)
+            processor.save_pending(table.__setitem__)  # as the worker's flush
             since_flush = 0
-    _flush(processor, table)
+    processor.save_pending(table.__setitem__)
     if profiler:
         profiler.disable()
     seconds = time.perf_counter() - started

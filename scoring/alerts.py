@@ -47,7 +47,7 @@ from scoring.decay import DAY
 from scoring.evaluate import Evaluation
 from scoring.memo import memoized
 from scoring.names import COMPANY_HAPPINESS, CUSTOMER_HAPPINESS, MILESTONE_COMPLETION, SIGNALS
-from scoring.record import Classes, churn_drivers, contribution_driver, health_drivers
+from scoring.record import Classes, Drivers, churn_drivers, contribution_driver
 from scoring.signals.company import outstanding_ids
 from scoring.state import AccountState, BillingFacts, Memory
 from scoring.trusted import trusted
@@ -212,6 +212,7 @@ def raise_alerts(
     event_id: str,
     config: ScoringConfig,
     model: ChurnModel,
+    drivers: Drivers,
 ) -> AlertStep:
     """The alerts of the conditions in `held` that did not hold at the previous event
     (`state.memory.conditions`, the memory not yet advanced), and the new cool-downs."""
@@ -235,7 +236,9 @@ def raise_alerts(
         if last is not None and now - last < spec.cooldown_days * DAY:
             continue
         fired[key] = now
-        alerts.append(_alert(kind, key, spec, state, classes, ev, when, event_id, config, model))
+        alerts.append(
+            _alert(kind, key, spec, state, classes, ev, when, event_id, config, model, drivers)
+        )
     if not alerts:
         return AlertStep((), previous.fired)
     return AlertStep(tuple(alerts), _prune(fired, now, config))
@@ -352,13 +355,14 @@ def _alert(
     event_id: str,
     config: ScoringConfig,
     model: ChurnModel,
+    health: Drivers,
 ) -> Alert:
     episode = _episode(kind, key.partition(":")[2], state, ev)
     dedupe_key = f"{state.account_id}:{kind}:{episode}" if episode else f"{state.account_id}:{kind}"
     pick = _DRIVERS.get(kind)
     drivers = pick(ev, state, config, model) if pick else ()
     if not drivers:
-        drivers = health_drivers(ev, state.evidence, config)
+        drivers = health()
     return trusted(
         Alert,
         {

@@ -150,12 +150,9 @@ def _success_doc(w: SuccessFacts) -> dict[str, Any]:
     )
 
 
-def _fragment_of(build: Callable[[Any], dict[str, Any]], facts: Any) -> orjson.Fragment:
-    return orjson.Fragment(orjson.dumps(build(facts), option=orjson.OPT_SORT_KEYS))
-
-
-def _usage_json(u: UsageFacts, max_ts: float | None) -> orjson.Fragment:
-    return orjson.Fragment(orjson.dumps(_usage_doc(u, max_ts), option=orjson.OPT_SORT_KEYS))
+def _fragment_of(build: Callable[..., dict[str, Any]], *args: Any) -> orjson.Fragment:
+    """`build(*args)` as sorted-key JSON, to be spliced into the state's JSON as it is."""
+    return orjson.Fragment(orjson.dumps(build(*args), option=orjson.OPT_SORT_KEYS))
 
 
 def encode_state(state: AccountState, with_memory: bool = True) -> bytes:
@@ -184,7 +181,7 @@ def encode_state(state: AccountState, with_memory: bool = True) -> bytes:
                 "i": _pack_ids(c.recent_ids),
             }
         ),
-        "u": memoized(u.memo, "json", (today,), _usage_json, u, c.max_ts),
+        "u": memoized(u.memo, "json", (today,), _fragment_of, _usage_doc, u, c.max_ts),
         "s": memoized(s.memo, "json", (), _fragment_of, _support_doc, s),
         "b": memoized(b.memo, "json", (), _fragment_of, _billing_doc, b),
         "w": memoized(w.memo, "json", (), _fragment_of, _success_doc, w),

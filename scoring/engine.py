@@ -33,7 +33,7 @@ from scoring.decay import day_of
 from scoring.errors import ScoringError, TooLateError
 from scoring.evaluate import evaluate
 from scoring.memory import advance_memory
-from scoring.record import as_datetime, score_record
+from scoring.record import as_datetime, drivers_once, score_record
 from scoring.reducers import REDUCERS
 from scoring.scratch import Scratch
 from scoring.state import EVENT_FAMILIES, AccountState, Clock, new_state
@@ -220,14 +220,15 @@ def process(
     when = event.ts if ts == ev.now_ts else as_datetime(ev.now_ts)
     cancel_ts = ts if event.type == "subscription_cancelled" else None
     step = advance_memory(applied, ev, cancel_ts, config, model)
-    transitions = step.transitions(applied.account_id, when, event.event_id, ev, config)
+    drivers = drivers_once(ev, applied.evidence, config)
+    transitions = step.transitions(applied.account_id, when, event.event_id, drivers, config)
     previous = applied.memory
     held = alerting.conditions(applied, step.classes, ev, config)
     alerts: tuple[Alert, ...] = ()
     fired = previous.fired
     if held != previous.conditions:  # a rising edge is possible
         alerts, fired = alerting.raise_alerts(
-            applied, held, step.classes, ev, when, event.event_id, config, model
+            applied, held, step.classes, ev, when, event.event_id, config, model, drivers
         )
         changed = True
     else:
@@ -246,7 +247,9 @@ def process(
     new = applied.with_memory(step.memory(held, fired, emitted, covered))
 
     def build() -> ScoreRecord:
-        return score_record(new, event.event_id, when, ev, step.classes, step.trends, config, model)
+        return score_record(
+            new, event.event_id, when, ev, step.classes, step.trends, config, model, drivers
+        )
 
     return StepResult(new, build, transitions, step.examples, alerts, emit)
 
@@ -275,6 +278,7 @@ def score_state(
         step.trends,
         config,
         model,
+        drivers_once(ev, state.evidence, config),
     )
     if scorecard is None:
         return record

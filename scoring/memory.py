@@ -12,8 +12,8 @@ from scoring.config import ScoringConfig
 from scoring.evaluate import Evaluation, lifetime_value
 from scoring.health import record_health, trend
 from scoring.names import SIGNALS
-from scoring.record import Classes, health_drivers, transition
-from scoring.state import AccountState, Evidence, Memory, Snapshot
+from scoring.record import Classes, Drivers, transition
+from scoring.state import AccountState, Memory, Snapshot
 
 _INDEX = {name: i for i, name in enumerate(SIGNALS)}
 
@@ -22,7 +22,6 @@ class MemoryStep(NamedTuple):
     """What one event does to the memory, before the alert and emission outputs are known
     (`memory` builds the new Memory with them)."""
 
-    evidence: Evidence
     previous: Memory
     classes: Classes
     trends: tuple[float | None, float | None]
@@ -58,7 +57,7 @@ class MemoryStep(NamedTuple):
         )
 
     def transitions(
-        self, account_id: str, ts: datetime, event_id: str, ev: Evaluation, config: ScoringConfig
+        self, account_id: str, ts: datetime, event_id: str, drivers: Drivers, config: ScoringConfig
     ) -> tuple[Transition, ...]:
         """One Transition per classification whose value changed, with the health drivers."""
         old, new = self.previous, self.classes
@@ -70,7 +69,6 @@ class MemoryStep(NamedTuple):
             new.potential,
         ):
             return ()
-        drivers = health_drivers(ev, self.evidence, config)
         pairs: tuple[tuple[TransitionKind, str | bool | None, str | bool | None], ...] = (
             ("readiness_quadrant", old.readiness, new.readiness),
             ("success_quadrant", old.success, new.success),
@@ -79,7 +77,7 @@ class MemoryStep(NamedTuple):
             ("success_potential", old.potential, new.potential),
         )
         return tuple(
-            transition(account_id, ts, kind, a, b, event_id, drivers, config)
+            transition(account_id, ts, kind, a, b, event_id, drivers(), config)
             for kind, a, b in pairs
             if a != b
         )
@@ -183,6 +181,4 @@ def advance_memory(
         trend(start, points, ev.now_day, health, 30),
     )
     snaps, last_snapshot, examples = _snapshots(state, ev, cancel_ts, config, model)
-    return MemoryStep(
-        state.evidence, m, classes, trends, examples, start, points, snaps, last_snapshot
-    )
+    return MemoryStep(m, classes, trends, examples, start, points, snaps, last_snapshot)

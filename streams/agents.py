@@ -109,13 +109,10 @@ def register_scoring_agent(
     def load(account_id: str) -> bytes | None:
         return store.get(account_id.encode())  # type: ignore[no-any-return]
 
-    def store_write(key: bytes, value: bytes) -> None:
-        store[key] = value
-
     async def send_changelog(key: bytes, value: bytes, partition: int) -> asyncio.Future[Any]:
         return await sink.send(changelog_topic, key, value, partition)
 
-    flusher = StateFlusher(processor, sink.writer, store_write, send_changelog)
+    flusher = StateFlusher(processor, sink.writer, store.__setitem__, send_changelog)
     app.before_commit = flusher.flush
 
     @app.on_partitions_revoked.connect

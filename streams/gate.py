@@ -32,15 +32,12 @@ once per interval however many events it had.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from streams.clickhouse.writer import ClickHouseWriter
 from streams.pipeline import BatchProcessor
-
-log = logging.getLogger(__name__)
 
 # key, value, partition -> the changelog record's delivery future
 SendChangelog = Callable[[bytes, bytes, int], Awaitable[asyncio.Future[Any]]]
@@ -66,7 +63,6 @@ class StateFlusher:
         self.rows: dict[str, int] = writer.snapshot()
         self.scoring = asyncio.Lock()
         self.flushing = asyncio.Lock()
-        self.saved = self.flushes = 0
 
     @asynccontextmanager
     async def chunk(self) -> Any:
@@ -104,10 +100,7 @@ class StateFlusher:
             try:
                 # a chunk of only dead letters or duplicates changed no state, but its
                 # outputs must be durable before its offsets are committed all the same
-                if outputs:
-                    await asyncio.wait(outputs)
-                    if any(not f.cancelled() and f.exception() for f in outputs):
-                        raise RuntimeError("an output was not delivered: not saving state")
+                await _delivered(outputs, "an output was not delivered: not saving state")
                 if not self.writer.covers(rows):
                     self.writer.nudge()
                     while not self.writer.covers(rows):
@@ -123,11 +116,16 @@ class StateFlusher:
                         self.store_write(key, value)
                         sent.append(await self.send_changelog(key, value, entry.partition))
                     await asyncio.sleep(0)
-                await asyncio.wait(sent)
-                if any(not f.cancelled() and f.exception() for f in sent):
-                    raise RuntimeError("a changelog record was not delivered: not committing")
-                self.saved += len(items)
-                self.flushes += 1
+                await _delivered(sent, "a changelog record was not delivered: not committing")
                 return len(items)
             finally:
                 self.processor.end_flush()
+
+
+async def _delivered(futures: list[asyncio.Future[Any]], failure: str) -> None:
+    """Wait for Kafka deliveries; raise `failure` if any failed (a cancelled one is left to
+    the producer's shutdown, as before)."""
+    if futures:
+        await asyncio.wait(futures)
+        if any(not f.cancelled() and f.exception() for f in futures):
+            raise RuntimeError(failure)

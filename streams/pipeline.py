@@ -187,10 +187,19 @@ class BatchProcessor:
     def run(self, records: Iterable[Record], load: LoadState, save: SaveState) -> BatchOutput:
         """`score` the records, then save every changed state at once."""
         out = self.score(records, load)
-        for account_id, entry in self.begin_flush().items():
-            save(account_id, self.encode(account_id, entry))
-        self.end_flush()
+        self.save_pending(save)
         return out
+
+    def save_pending(self, save: SaveState) -> int:
+        """Save every unsaved state now, synchronously (the worker's `StateFlusher` does
+        the same between awaits). Returns how many."""
+        entries = self.begin_flush()
+        try:
+            for account_id, entry in entries.items():
+                save(account_id, self.encode(account_id, entry))
+        finally:
+            self.end_flush()
+        return len(entries)
 
     def score(self, records: Iterable[Record], load: LoadState) -> BatchOutput:
         """Decode, validate and score `records` (one topic partition's, in offset order).

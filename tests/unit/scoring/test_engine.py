@@ -98,6 +98,19 @@ def test_first_event_enters_a_band_and_a_tier_then_nothing_repeats(
     assert steps[1].transitions == () and steps[2].transitions == ()
 
 
+def test_an_events_transitions_and_score_share_one_build_of_the_health_drivers(
+    config: ScoringConfig, model: ChurnModel
+) -> None:
+    _, steps = run(healthy(days=40).items, config, model)
+    shared = 0
+    for step in steps:
+        if step.transitions and step.score is not None:
+            drivers = step.score.drivers
+            assert drivers and all(t.drivers is drivers for t in step.transitions)
+            shared += 1
+    assert shared >= 3
+
+
 def _readiness(events: Events, config: ScoringConfig, model: ChurnModel) -> ReadinessQuadrant:
     return last_score(events, config, model).readiness_quadrant  # type: ignore[no-any-return]
 

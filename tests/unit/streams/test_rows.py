@@ -8,7 +8,7 @@ import orjson
 import scoring
 from schemas.decode import decode_event
 from schemas.outputs import Driver
-from streams.clickhouse.rows import drivers_json, score_row, transition_row
+from streams.clickhouse.rows import drivers_json
 from streams.demo.portfolio import generate
 from streams.pipeline import BatchProcessor, RawRecord
 from streams.sinks import encode
@@ -26,9 +26,6 @@ def test_drivers_json_equals_the_models_own_json_for_every_driver_of_a_run() -> 
         groups = [t.drivers for t in step.transitions] + [a.drivers for a in step.alerts]
         if step.emit and step.score is not None:
             groups += [step.score.drivers, step.score.churn_drivers]
-            score_row(step.score)
-        for t in step.transitions:
-            transition_row(t)
         for drivers in groups:
             expected = [d.model_dump(mode="json") for d in drivers]
             assert orjson.loads(drivers_json(drivers)) == expected
