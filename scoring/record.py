@@ -7,7 +7,7 @@ the whole scoring step.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import NamedTuple
 
@@ -27,7 +27,7 @@ from scoring.classify import ENGAGEMENT
 from scoring.config import ScoringConfig
 from scoring.decay import DAY
 from scoring.evaluate import Evaluation
-from scoring.health import Contribution, top_by_effect
+from scoring.health import Contribution
 from scoring.names import SIGNALS
 from scoring.state import AccountState, Evidence
 from scoring.trusted import trusted
@@ -50,11 +50,17 @@ def event_ids(evidence: Evidence, signal: str, n: int) -> tuple[str, ...]:
     """Ids of the newest events behind a signal, newest first."""
     if n <= 0:
         return ()
-    pairs: list[tuple[int, str]] = []
-    for source in SIGNAL_SOURCES[signal]:
-        pairs.extend(evidence.get(source, ()))
-    pairs.sort()
-    return tuple(event_id for _, event_id in reversed(pairs[-n:]))
+    sources = SIGNAL_SOURCES[signal]
+    pairs: Sequence[tuple[int, str]]
+    if len(sources) == 1:  # a source's pairs are kept ascending (`engine._push_evidence`)
+        pairs = evidence.get(sources[0], ())
+    else:
+        merged: list[tuple[int, str]] = []
+        for source in sources:
+            merged += evidence.get(source, ())
+        merged.sort()
+        pairs = merged
+    return tuple([event_id for _, event_id in pairs[-n:]][::-1])
 
 
 def freshness_days(ev: Evaluation, evidence: Evidence) -> float | None:
@@ -88,11 +94,30 @@ def contribution_driver(c: Contribution, evidence: Evidence, n_ids: int) -> Driv
 
 
 def health_drivers(ev: Evaluation, evidence: Evidence, config: ScoringConfig) -> tuple[Driver, ...]:
+    """The `max_drivers` largest health contributions by absolute effect (ties: SIGNALS
+    order), as drivers: `contribution_driver(c)` for `top_by_effect(contributions())`,
+    built without the intermediate tuples (it runs for every published score)."""
+    h = ev.health
+    known, total = h.known, h.known_weight
+    effects = [100.0 * weight / total * (unit - 0.5) for _, _, weight, unit in known]
+    order = sorted(range(len(known)), key=[-abs(e) for e in effects].__getitem__)
     n_ids = config.limits.driver_event_ids
-    return tuple(
-        contribution_driver(c, evidence, n_ids)
-        for c in top_by_effect(ev.health.contributions(), config.health.max_drivers)
-    )
+    drivers = []
+    for i in order[: config.health.max_drivers]:
+        signal, value, weight, _ = known[i]
+        drivers.append(
+            trusted(
+                Driver,
+                {
+                    "signal": signal,
+                    "value": round(value, 4),
+                    "weight": round(weight / total, 4),
+                    "effect": round(effects[i], 2),
+                    "event_ids": event_ids(evidence, signal, n_ids),
+                },
+            )
+        )
+    return tuple(drivers)
 
 
 Drivers = Callable[[], tuple[Driver, ...]]
@@ -112,22 +137,29 @@ def drivers_once(ev: Evaluation, evidence: Evidence, config: ScoringConfig) -> D
 
 
 def churn_drivers(ev: Evaluation, model: ChurnModel, n: int) -> tuple[Driver, ...]:
+    """The `n` largest log-odds contributions (`churn.contributions`) by absolute value
+    (ties: SIGNALS order), zeros left out, as drivers."""
+    coefficients, values = model.coefficients, ev.values
     parts = contributions(model, ev.features)
-    order = sorted(range(len(SIGNALS)), key=lambda i: -abs(parts[i]))[:n]
-    return tuple(
-        trusted(
-            Driver,
-            {
-                "signal": SIGNALS[i],
-                "value": _round4(ev.values[i]),
-                "weight": round(model.coefficients[i], 4),
-                "effect": round(parts[i], 4),
-                "event_ids": (),
-            },
-        )
-        for i in order
-        if parts[i] != 0.0
-    )
+    order = sorted(range(len(SIGNALS)), key=[-abs(p) for p in parts].__getitem__)
+    drivers = []
+    for i in order[:n]:
+        part = parts[i]
+        if part != 0.0:
+            value = values[i]
+            drivers.append(
+                trusted(
+                    Driver,
+                    {
+                        "signal": SIGNALS[i],
+                        "value": None if value is None else round(value, 4),
+                        "weight": round(coefficients[i], 4),
+                        "effect": round(part, 4),
+                        "event_ids": (),
+                    },
+                )
+            )
+    return tuple(drivers)
 
 
 def _round4(value: float | None) -> float | None:
