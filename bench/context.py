@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.events import EventStream
 from schemas.events import Family
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,6 +23,7 @@ class Context:
     prefix: str = ""
     topics: dict[Family, str] = field(default_factory=dict)
     events: list[tuple[Family, bytes, bytes]] = field(default_factory=list)
+    stream: EventStream | None = None  # the generator of `events`, to continue it
     results: dict[str, Any] = field(default_factory=dict)
 
     @property

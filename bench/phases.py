@@ -12,6 +12,7 @@ import gc
 import subprocess
 import sys
 import time
+import traceback
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from bench import kafka, profile
+from bench import kafka, latency_run, profile
 from bench.context import REPO, Context
 from bench.events import EventStream
 from bench.worker_run import BenchError, WorkerRun, throughput
@@ -36,7 +37,8 @@ def generate(ctx: Context) -> None:
     step = a.span_hours * 3600 / a.events
     gc.disable()
     started = time.perf_counter()
-    ctx.events = EventStream(a.accounts, a.seed, step_seconds=step).take(a.events)
+    ctx.stream = EventStream(a.accounts, a.seed, step_seconds=step)
+    ctx.events = ctx.stream.take(a.events)
     seconds = time.perf_counter() - started
     gc.freeze()  # a million tuples that live to the end: keep them out of GC passes
     gc.enable()
@@ -150,13 +152,16 @@ def worker(ctx: Context) -> None:
         )
         done = run.wait_for(lambda p: p.pending == 0, 120, "ClickHouse to catch up")
         rss_end = run.rss_kb[-1][1] if run.rss_kb else 0
+        hwm_kb = run.hwm_kb  # the backlog's peak, before the steady latency run
+        if "latency" not in ctx.args.skip:
+            _steady_latency(ctx, run, n)
     finally:
         code = run.stop()
     t = throughput(run, n)
     ceiling_rate = ctx.phases.get("ceiling", {}).get("events_per_s")
     rate = t.rate
-    last = run.last
     ready = run.ready_at or run.started
+    # the backlog's last line: the steady latency run paced more events after it
     end = next((p for p in run.lines if p.received >= n), run.lines[-1])
     cpu = run.cpu_between(ready, end.at)
     kernel = run.cpu_between(ready, end.at, system=True)
@@ -177,22 +182,35 @@ def worker(ctx: Context) -> None:
         "startup_method": "process start to Faust's '[^Worker]: Ready' line (ClickHouse "
         "migrations, topic creation, group join, changelog recovery)",
         "longest_progress_gap_seconds": round(t.longest_gap_seconds, 1),
-        "scores": last.scores if last else None,
-        "applied": last.applied if last else None,
-        "duplicates": last.duplicates if last else None,
-        "dead_letters": last.dead_letters if last else None,
+        "scores": end.scores,
+        "applied": end.applied,
+        "duplicates": end.duplicates,
+        "dead_letters": end.dead_letters,
         "rss_before_first_event_mb": round(
             max((kb for at, kb in run.rss_kb if at <= ready), default=0) / 1024, 1
         ),
-        "rss_peak_mb": round(run.hwm_kb / 1024, 1),
+        "rss_peak_mb": round(hwm_kb / 1024, 1),
         "rss_end_mb": round(rss_end / 1024, 1),
         "exit_code": code,
         "log": str(run.log_path),
         "data_dir": str(data),
     }
-    ctx.say(f"worker: {rate:,.0f} events/s end to end; peak RSS {run.hwm_kb / 1024:,.0f} MB")
+    ctx.say(f"worker: {rate:,.0f} events/s end to end; peak RSS {hwm_kb / 1024:,.0f} MB")
     if "clickhouse" not in ctx.args.skip:
         _clickhouse(ctx, data, seconds=done.at - ready)
+
+
+def _steady_latency(ctx: Context, run: WorkerRun, n: int) -> None:
+    """The latency target's run, on this worker now that it is warm (see
+    `latency_run.steady`); a failure is the latency phase's, not the worker's."""
+    try:
+        run.wait_for(lambda p: p.unsaved == 0, 60, "the worker to save its states")
+        rate = ctx.args.latency_rate or ctx.args.latency_fractions[0] * throughput(run, n).rate
+        latency_run.steady(ctx, run, rate)
+    except Exception as exc:  # keep the worker's own figures
+        detail = str(exc) if isinstance(exc, BenchError) else traceback.format_exc()
+        ctx.results["errors"]["latency"] = detail
+        ctx.say(f"latency (steady) FAILED: {detail}")
 
 
 def _clickhouse(ctx: Context, data: Path, seconds: float) -> None:
@@ -205,6 +223,7 @@ def _clickhouse(ctx: Context, data: Path, seconds: float) -> None:
                 str(data),
                 "--insert-rows",
                 str(ctx.args.insert_rows),
+                *(["--until", str(ctx.stream.ts_of(len(ctx.events) - 1))] if ctx.stream else []),
             ],
             capture_output=True,
             text=True,
@@ -218,7 +237,8 @@ def _clickhouse(ctx: Context, data: Path, seconds: float) -> None:
     rows = got["rows"]
     total = sum(rows.values())
     ctx.phases["clickhouse"] = {
-        "method": "rows in the worker's tables (read from chDB after it stopped) / time from "
+        "method": "rows of the pre-loaded events in the worker's tables (read from chDB after it "
+        "stopped; rows of events paced after the backlog are not counted) / time from "
         "the worker's Ready line to the progress line with every event received and "
         "no rows pending; and a direct ClickHouse.insert of score_history rows read back",
         "rows": rows,

@@ -131,6 +131,21 @@ def _fmt(value: Any, unit: str = "") -> str:
     return f"{text} {unit}".strip()
 
 
+def _latency_rows(indent: str, lat: dict[str, Any], every: bool) -> list[tuple[str, str]]:
+    def fmt(name: str, d: dict[str, Any]) -> tuple[str, str]:
+        return (
+            f"{indent}{name} p50 / p99 / max",
+            f"{_fmt(d.get('p50_ms'))} / {_fmt(d.get('p99_ms'))} / {_fmt(d.get('max_ms'))} ms "
+            f"(n={d.get('samples', 0):,})",
+        )
+
+    out = [fmt("event to score", lat.get("by_event_id", {}))]
+    if every:
+        out.append(fmt("every event to its next score", lat.get("every_event", {})))
+    out.append(fmt("event to alert", lat.get("event_to_alert", {})))
+    return out
+
+
 def table(results: dict[str, Any]) -> str:
     p = results.get("phases", {})
     m = results["machine"]
@@ -182,30 +197,18 @@ def table(results: dict[str, Any]) -> str:
         )
     if "latency" in p:
         lat = p["latency"]
-        by_id, every = lat.get("by_event_id", {}), lat.get("every_event", {})
-        row("latency rate (0.5 x worker max)", lat.get("rate"), "events/s")
+        row("latency, same traffic: rate (0.5 x worker max)", lat.get("rate"), "events/s")
+        rows.extend(_latency_rows("  ", lat, every=True))
+    onboarding = p.get("latency_onboarding", {}).get("runs", [])
+    for run in onboarding:
         rows.append(
             (
-                "latency by score event_id p50 / p99 / max",
-                f"{_fmt(by_id.get('p50_ms'))} / {_fmt(by_id.get('p99_ms'))} / "
-                f"{_fmt(by_id.get('max_ms'))} ms (n={by_id.get('samples', 0):,})",
+                "latency, new accounts: rate",
+                f"{run.get('rate'):,} events/s ({run.get('fraction_of_worker_rate')} x worker max, "
+                f"scores for {run.get('score_share', 0):.0%} of events)",
             )
         )
-        rows.append(
-            (
-                "latency every event p50 / p99 / max",
-                f"{_fmt(every.get('p50_ms'))} / {_fmt(every.get('p99_ms'))} / "
-                f"{_fmt(every.get('max_ms'))} ms (n={every.get('samples', 0):,})",
-            )
-        )
-        alert = lat.get("event_to_alert", {})
-        rows.append(
-            (
-                "latency event to alert p50 / p99 / max",
-                f"{_fmt(alert.get('p50_ms'))} / {_fmt(alert.get('p99_ms'))} / "
-                f"{_fmt(alert.get('max_ms'))} ms (n={alert.get('samples', 0):,})",
-            )
-        )
+        rows.extend(_latency_rows("  ", run, every=False))
     if "pipeline" in p:
         row("in-process BatchProcessor + encoding", p["pipeline"].get("events_per_s"), "events/s")
     if "state" in p:
