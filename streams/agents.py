@@ -18,6 +18,7 @@ from mode import CrashingSupervisor
 
 import scoring
 from streams.gate import StateFlusher
+from streams.gcpolicy import GcPolicy
 from streams.pipeline import BatchOutput, BatchProcessor
 from streams.sinks import OutputSink
 from streams.topics import Topics
@@ -86,9 +87,11 @@ def register_scoring_agent(
     churn: ChurnModelHolder,
     webhook_url: str | None = None,
     chunk_records: int = 500,
+    gc_policy: GcPolicy | None = None,
 ) -> Counters:
     """The scoring agent and its progress timer; with `webhook_url` (a secret: never
-    logged), alerts also go to that Slack-compatible webhook."""
+    logged), alerts also go to that Slack-compatible webhook; with `gc_policy`, the
+    collector's policy runs after each state flush (`streams.gcpolicy`)."""
     counters = Counters()
     if webhook_url:
         register_alert_webhook(app, sink, AlertWebhook(webhook_url))
@@ -113,7 +116,13 @@ def register_scoring_agent(
         return await sink.send(changelog_topic, key, value, partition)
 
     flusher = StateFlusher(processor, sink.writer, store.__setitem__, send_changelog)
-    app.before_commit = flusher.flush
+
+    async def before_commit() -> None:
+        await flusher.flush()
+        if gc_policy is not None:
+            gc_policy.after_flush()
+
+    app.before_commit = before_commit
 
     @app.on_partitions_revoked.connect
     async def forget_revoked(app: faust.App, revoked: set[TP], **_: object) -> None:
@@ -152,12 +161,18 @@ def register_scoring_agent(
     @app.timer(2.0)
     async def report_progress() -> None:
         elapsed = max(1e-9, time.monotonic() - counters.started)
+        f = flusher.last
+        g = gc_policy.stats if gc_policy is not None else None
         log.info(
             "received=%d applied=%d duplicates=%d dead_letters=%d scores=%d transitions=%d "
-            "alerts=%d rate=%.0f/s clickhouse_pending=%d unsaved_states=%d state_cache=%d/%d",
+            "alerts=%d rate=%.0f/s clickhouse_pending=%d unsaved_states=%d state_cache=%d/%d "
+            "last_flush=%d states in %.0f ms (outputs %.0f, save %.0f) gc_ms=%.0f "
+            "gc_longest_ms=%.0f",
             counters.received, counters.applied, counters.duplicates, counters.dead_letters,
             counters.scores, counters.transitions, counters.alerts, counters.received / elapsed,
             sink.writer.pending_rows, flusher.unsaved, processor.cache.hits, processor.cache.misses,
+            f.states, f.total_s * 1000, f.outputs_s * 1000, f.save_s * 1000,
+            sum(g.seconds) * 1000 if g else 0, g.longest * 1000 if g else 0,
         )  # fmt: skip
 
     return counters
