@@ -172,10 +172,12 @@ def _stats(values: list[float]) -> dict[str, Any]:
 def latencies(log: LatencyLog) -> dict[str, Any]:
     n = len(log.send_times)
     by_id: list[float] = []
+    sent_at: list[float] = []
     for at, _, event_id, _ in log.scores:
         seq = seq_of(event_id)
         if seq is not None and log.seq0 <= seq < log.seq0 + n:
             by_id.append(at - log.send_times[seq - log.seq0])
+            sent_at.append(log.send_times[seq - log.seq0])
     every: list[float] = []
     pointer: dict[str, int] = {}
     ranks = {k.decode(): v for k, v in log.ranks.items()}
@@ -198,4 +200,16 @@ def latencies(log: LatencyLog) -> dict[str, Any]:
         "event_to_alert": _stats(to_alert),
         "every_event": _stats(every),
         "events_never_scored": n - len(every),
+        "by_second": _by_second(sent_at, by_id, log.send_times[0] if n else 0.0),
     }
+
+
+def _by_second(sent_at: list[float], latency: list[float], start: float) -> list[list[float]]:
+    """[second since the first send, scores, max ms] per second of sending (by_event_id):
+    shows whether the slow scores are spread out or come in bursts."""
+    worst: dict[int, list[float]] = {}
+    for t, v in zip(sent_at, latency, strict=True):
+        cell = worst.setdefault(int(t - start), [0, 0.0])
+        cell[0] += 1
+        cell[1] = max(cell[1], v)
+    return [[s, c, round(m * 1000)] for s, (c, m) in sorted(worst.items())]

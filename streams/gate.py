@@ -32,8 +32,10 @@ once per interval however many events it had.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from streams.clickhouse.writer import ClickHouseWriter
@@ -42,6 +44,18 @@ from streams.pipeline import BatchProcessor
 # key, value, partition -> the changelog record's delivery future
 SendChangelog = Callable[[bytes, bytes, int], Awaitable[asyncio.Future[Any]]]
 StoreWrite = Callable[[bytes, bytes], None]
+
+
+@dataclass
+class FlushStats:
+    """The last flush, for the progress line: how many states, and its seconds spent
+    waiting for outputs, encoding and sending states, and in all (changelog acks too)."""
+
+    states: int = 0
+    outputs_s: float = 0.0
+    save_s: float = 0.0
+    total_s: float = 0.0
+
 
 _SLICE = 250  # states encoded between two yields to the event loop
 _PRUNE_AT = 100_000  # delivery futures kept before the delivered ones are dropped
@@ -63,6 +77,7 @@ class StateFlusher:
         self.rows: dict[str, int] = writer.snapshot()
         self.scoring = asyncio.Lock()
         self.flushing = asyncio.Lock()
+        self.last = FlushStats()
 
     @asynccontextmanager
     async def chunk(self) -> Any:
@@ -93,10 +108,12 @@ class StateFlusher:
         waits for. Returns how many states were saved. A failed Kafka send has already
         crashed the worker (`OutputSink.on_failure`); then nothing is saved."""
         async with self.flushing:
+            started = time.monotonic()
             async with self.scoring:  # between chunks: the states and their outputs match
                 entries = self.processor.begin_flush()
                 outputs, self.outputs = self.outputs, []
                 rows = self.rows
+            stats = FlushStats(states=len(entries))
             try:
                 # a chunk of only dead letters or duplicates changed no state, but its
                 # outputs must be durable before its offsets are committed all the same
@@ -105,6 +122,7 @@ class StateFlusher:
                     self.writer.nudge()
                     while not self.writer.covers(rows):
                         await asyncio.sleep(poll)
+                stats.outputs_s = time.monotonic() - started
                 if not entries:
                     return 0
                 sent: list[asyncio.Future[Any]] = []
@@ -116,10 +134,13 @@ class StateFlusher:
                         self.store_write(key, value)
                         sent.append(await self.send_changelog(key, value, entry.partition))
                     await asyncio.sleep(0)
+                stats.save_s = time.monotonic() - started - stats.outputs_s
                 await _delivered(sent, "a changelog record was not delivered: not committing")
                 return len(items)
             finally:
                 self.processor.end_flush()
+                stats.total_s = time.monotonic() - started
+                self.last = stats
 
 
 async def _delivered(futures: list[asyncio.Future[Any]], failure: str) -> None:
