@@ -12,7 +12,6 @@ so the final contents are exactly the top k of all entries ever offered.
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import math
 import zlib
@@ -86,47 +85,92 @@ def short_id(ident: str) -> str:
     return ident if len(ident) <= 24 else f"{ident[:15]}~{small_hash(ident):08x}"
 
 
+ID_RECORD = 10
+"""Bytes per exactly-once key in `recent_ids`: ts second (u32) then id hash (u48), big-endian,
+so the bytes of two records compare like their (ts, hash) pairs."""
+
+
+def id_record(ts: int, h: int) -> bytes:
+    """The `recent_ids` record of (ts second < 2**32, id hash < 2**48)."""
+    return ((ts << 48) | h).to_bytes(ID_RECORD, "big")
+
+
+def id_records(ids: bytes) -> list[tuple[int, int]]:
+    """The (ts second, id hash) pairs of packed records, in order."""
+    return [
+        (int.from_bytes(ids[i : i + 4], "big"), int.from_bytes(ids[i + 4 : i + ID_RECORD], "big"))
+        for i in range(0, len(ids), ID_RECORD)
+    ]
+
+
+def has_record(ids: bytes, record: bytes) -> bool:
+    """`record` is one of the packed records (a match across two records does not count)."""
+    i = ids.find(record)
+    while i >= 0:
+        if i % ID_RECORD == 0:
+            return True
+        i = ids.find(record, i + 1)
+    return False
+
+
+def _insertion_point(ids: bytes, record: bytes) -> int:
+    """Byte offset where `record` goes to keep the records ascending (bisect_left)."""
+    lo, hi = 0, len(ids) // ID_RECORD
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if ids[mid * ID_RECORD : (mid + 1) * ID_RECORD] < record:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo * ID_RECORD
+
+
+_BUCKET_OF_LAST_BYTE = {n: bytes(b % n for b in range(256)) for n in (1, 2, 4, 8, 16)}
+
+
 def insert_recent_id(
-    ids: tuple[tuple[int, int], ...],
-    item: tuple[int, int],
-    cap: int,
-    buckets: int = 1,
-    floor: int = 0,
-) -> tuple[tuple[int, int], ...]:
-    """Keep the (ts second, id hash) pairs that are among the `cap` highest overall, or
-    among the `floor` highest of their bucket (`hash % buckets`); ascending.
+    ids: bytes, record: bytes, cap: int, buckets: int = 1, floor: int = 0
+) -> bytes:
+    """Keep the records that are among the `cap` highest overall, or among the `floor`
+    highest of their bucket (id hash % `buckets`); ascending. `ids` and the result are
+    packed `id_record`s: one bytes object, not a tuple of pairs, so that encoding it is a
+    copy and the collector has nothing to scan.
 
     With one bucket per event family, a family read far behind the others (its
     events older than everything else applied) still has its newest ids
     remembered: with the global top-k alone such an event is forgotten the moment
     it is applied, and its duplicate counts again. The kept set is the union of
     top-k sets, each of which only ever loses members as higher ones arrive, so
-    an evicted pair could never be kept later: the contents depend only on the
-    set of pairs offered, not on their order (property-tested).
+    an evicted record could never be kept later: the contents depend only on the
+    set of records offered, not on their order (property-tested).
     """
-    if (floor <= 0 or buckets <= 1) and len(ids) >= cap and item <= ids[0]:
+    if buckets not in _BUCKET_OF_LAST_BYTE:
+        raise ValueError("buckets must be 1, 2, 4, 8 or 16 (a bucket is read off the last byte)")
+    w = ID_RECORD
+    size = len(ids) // w
+    if (floor <= 0 or buckets <= 1) and size >= cap and record <= ids[:w]:
         return ids
-    i = bisect.bisect_left(ids, item)
-    out = (*ids[:i], item, *ids[i:])
-    n = len(out)
+    i = _insertion_point(ids, record)
+    out = ids[:i] + record + ids[i:]
+    n = size + 1
     if n <= cap:
         return out
+    cut = (n - cap) * w
     if floor <= 0 or buckets <= 1:
-        return out[n - cap :]
-    top = out[n - cap :]
-    seen = [0] * buckets
-    for _, h in top:
-        seen[h % buckets] += 1
-    kept: list[tuple[int, int]] = []
-    for x in reversed(out[: n - cap]):  # descending: each bucket's next highest first
-        b = x[1] % buckets
+        return out[cut:]
+    top = out[cut:]
+    of_bucket = top[w - 1 :: w].translate(_BUCKET_OF_LAST_BYTE[buckets])
+    seen = [of_bucket.count(b) for b in range(buckets)]
+    kept: list[bytes] = []
+    for j in range(cut - w, -1, -w):  # descending: each bucket's next highest first
+        b = out[j + w - 1] % buckets
         if seen[b] < floor:
-            kept.append(x)
+            kept.append(out[j : j + w])
         seen[b] += 1
     if not kept:
         return top
     kept.reverse()
-    return (*kept, *top)
+    return b"".join(kept) + top
 
 
 def estimate_distinct(registers: Mapping[int, int], since_day: int, size: int) -> float:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import base64
 import struct
 from collections.abc import Callable, Mapping
-from functools import cache
 from typing import Any
 
 import orjson
 
+from scoring.bounded import ID_RECORD
 from scoring.decay import Series, day_of
 from scoring.errors import ScoringError
 from scoring.memo import memoized
@@ -36,25 +36,20 @@ from scoring.state import (
 )
 
 FORMAT = 1
-_ID = struct.Struct(">IHI")  # ts second, id hash high 16 bits, id hash low 32 bits
 _REGISTER = struct.Struct(">HH")  # register, days before the watermark's day
 
 
-def _pack_ids(ids: tuple[tuple[int, int], ...]) -> str:
-    flat: list[int] = []
-    for ts, h in ids:
-        flat += (ts, h >> 32, h & 0xFFFFFFFF)
-    return base64.b64encode(_ids_struct(len(ids)).pack(*flat)).decode()
+def _pack_ids(ids: bytes) -> str:
+    """The packed exactly-once records (`scoring.bounded.id_record`: ts u32, id hash u48,
+    big-endian) in base64: the state's bytes are the records' bytes."""
+    return base64.b64encode(ids).decode()
 
 
-@cache
-def _ids_struct(n: int) -> struct.Struct:
-    return struct.Struct(">" + "IHI" * n)
-
-
-def _unpack_ids(text: str) -> tuple[tuple[int, int], ...]:
+def _unpack_ids(text: str) -> bytes:
     raw = base64.b64decode(text, validate=True)
-    return tuple((ts, (hi << 32) | lo) for ts, hi, lo in _ID.iter_unpack(raw))
+    if len(raw) % ID_RECORD:
+        raise ValueError(f"recent ids: {len(raw)} bytes is not a whole number of records")
+    return raw
 
 
 def _pack_users(users: Mapping[int, int], max_ts: float | None) -> str:

@@ -26,7 +26,7 @@ from schemas.events import FAMILY_BY_TYPE, Event, Family
 from schemas.outputs import Alert, ScoreRecord, Transition
 from scoring import alerts as alerting
 from scoring import emission
-from scoring.bounded import id_hash, insert_recent_id
+from scoring.bounded import has_record, id_hash, id_record, insert_recent_id
 from scoring.churn import ChurnModel, LabelledExample
 from scoring.config import ScoringConfig
 from scoring.decay import day_of
@@ -127,9 +127,8 @@ def _id_key(ts: float, event_id: str, family: int) -> tuple[int, int]:
     return min(_U32, max(0, int(ts))), (id_hash(event_id) & ~3) | family
 
 
-def _seen(ids: tuple[tuple[int, int], ...], key: tuple[int, int]) -> bool:
-    i = bisect.bisect_left(ids, key)
-    return i < len(ids) and ids[i] == key
+def _seen(ids: bytes, key: tuple[int, int]) -> bool:
+    return has_record(ids, id_record(*key))
 
 
 def is_duplicate(state: AccountState, event: Event) -> bool:
@@ -163,7 +162,9 @@ def apply_event(
     clock = state.clock
     h = key[1]
     cap = config.limits.recent_event_ids
-    ids = insert_recent_id(clock.recent_ids, key, cap, _FAMILIES, floor=max(1, cap // 8))
+    ids = insert_recent_id(
+        clock.recent_ids, id_record(*key), cap, _FAMILIES, floor=max(1, cap // 8)
+    )
     old_max = clock.max_ts
     watermark = ts if old_max is None or ts > old_max else old_max
     first = ts if clock.first_ts is None or ts < clock.first_ts else clock.first_ts

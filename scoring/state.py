@@ -121,8 +121,9 @@ class Clock:
     """The account's watermark: the newest event time seen."""
     first_ts: float | None = None
     events_applied: int = 0
-    recent_ids: tuple[tuple[int, int], ...] = ()
-    """(ts second, id hash) of the most recent events, ascending: exactly-once memory."""
+    recent_ids: bytes = b""
+    """(ts second, id hash) of the most recent events, ascending, packed 10 bytes each
+    (`scoring.bounded.id_record`): exactly-once memory."""
     family_max: tuple[float | None, ...] = (None, None, None, None)
     """The newest event time seen per event family (`EVENT_FAMILIES` order). Kafka orders
     events only within a partition, and each family has its own topic, so lateness and

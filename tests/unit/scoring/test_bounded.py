@@ -11,7 +11,10 @@ from hypothesis import strategies as st
 from scoring.bounded import (
     estimate_distinct,
     feature_key,
+    has_record,
     id_hash,
+    id_record,
+    id_records,
     insert_recent_id,
     put_max,
     put_stamped,
@@ -77,42 +80,88 @@ def test_last_writer_wins_keeps_the_payload_of_the_newest_write(
     assert build(items) == build(shuffled)
 
 
+def reference_insert(
+    ids: tuple[tuple[int, int], ...], item: tuple[int, int], cap: int, buckets: int, floor: int
+) -> tuple[tuple[int, int], ...]:
+    """`insert_recent_id` on (ts, hash) pairs, written plainly: the definition the packed
+    version must match."""
+    out = tuple(sorted({*ids, item}))
+    n = len(out)
+    if n <= cap:
+        return out
+    top = out[n - cap :]
+    if floor <= 0 or buckets <= 1:
+        return top
+    seen = [0] * buckets
+    for _, h in top:
+        seen[h % buckets] += 1
+    kept = []
+    for x in reversed(out[: n - cap]):
+        if seen[x[1] % buckets] < floor:
+            kept.append(x)
+        seen[x[1] % buckets] += 1
+    return (*reversed(kept), *top)
+
+
+def insert_pairs(
+    pairs: list[tuple[int, int]], cap: int, buckets: int = 1, floor: int = 0
+) -> list[tuple[int, int]]:
+    ids = b""
+    for ts, h in pairs:
+        ids = insert_recent_id(ids, id_record(ts, h), cap, buckets, floor)
+    return id_records(ids)
+
+
 def test_recent_ids_keep_the_newest() -> None:
-    ids: tuple[tuple[int, int], ...] = ()
-    for ts in [5, 1, 9, 3, 7]:
-        ids = insert_recent_id(ids, (ts, ts * 11), 3)
-    assert ids == ((5, 55), (7, 77), (9, 99))
-    assert insert_recent_id(ids, (2, 1), 3) is ids
+    assert insert_pairs([(ts, ts * 11) for ts in [5, 1, 9, 3, 7]], 3) == [(5, 55), (7, 77), (9, 99)]
+    ids = b"".join(id_record(ts, ts * 11) for ts in (5, 7, 9))
+    assert insert_recent_id(ids, id_record(2, 1), 3) is ids
+
+
+def test_an_id_record_orders_like_its_pair_and_is_found_only_on_a_record_boundary() -> None:
+    pairs = [(0, 2**48 - 1), (1, 0), (2**32 - 1, 5), (7, 2**40)]
+    assert sorted(id_record(*p) for p in pairs) == [id_record(*p) for p in sorted(pairs)]
+    ids = id_record(1, 0x0102030405) + id_record(2, 0x060708090A)
+    assert has_record(ids, id_record(2, 0x060708090A))
+    straddling = ids[5:15]  # the tail of one record and the head of the next
+    assert not has_record(ids, straddling)
+    assert not has_record(ids, id_record(3, 0))
 
 
 ID_KEYS = st.lists(st.tuples(st.integers(0, 50), st.integers(0, 2**48 - 1)), unique=True)
+
+
+@given(ID_KEYS, st.sampled_from([(6, 1, 0), (6, 4, 2), (3, 4, 1), (8, 2, 3)]))
+def test_packed_records_match_the_plain_definition_at_every_step(
+    items: list[tuple[int, int]], params: tuple[int, int, int]
+) -> None:
+    cap, buckets, floor = params
+    ids = b""
+    pairs: tuple[tuple[int, int], ...] = ()
+    for ts, h in items:
+        ids = insert_recent_id(ids, id_record(ts, h), cap, buckets, floor)
+        pairs = reference_insert(pairs, (ts, h), cap, buckets, floor)
+        assert id_records(ids) == list(pairs)
+        assert all(has_record(ids, id_record(*p)) for p in pairs)
 
 
 @given(ID_KEYS, st.randoms())
 def test_recent_ids_keep_the_newest_of_each_bucket_in_any_order(
     items: list[tuple[int, int]], rnd: random.Random
 ) -> None:
-    def build(order: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
-        ids: tuple[tuple[int, int], ...] = ()
-        for item in order:
-            ids = insert_recent_id(ids, item, 6, buckets=4, floor=2)
-        return ids
-
     shuffled = list(items)
     rnd.shuffle(shuffled)
     newest = set(sorted(items)[-6:])
     of_bucket = {x for b in range(4) for x in sorted(i for i in items if i[1] % 4 == b)[-2:]}
     expected = sorted(newest | of_bucket)
-    assert list(build(items)) == list(build(shuffled)) == expected
+    assert insert_pairs(items, 6, 4, 2) == insert_pairs(shuffled, 6, 4, 2) == expected
 
 
 def test_a_lagging_bucket_keeps_its_ids_however_many_newer_ids_others_have() -> None:
-    ids: tuple[tuple[int, int], ...] = ()
-    for ts in range(100, 200):  # bucket 0, far ahead
-        ids = insert_recent_id(ids, (ts, ts * 4), 8, buckets=4, floor=2)
-    assert ids == tuple((ts, ts * 4) for ts in range(192, 200))  # the 8 newest
-    ids = insert_recent_id(ids, (1, 4 * 7 + 3), 8, buckets=4, floor=2)  # bucket 3, far behind
-    assert (1, 31) in ids and len(ids) == 9
+    ahead = [(ts, ts * 4) for ts in range(100, 200)]  # bucket 0, far ahead
+    assert insert_pairs(ahead, 8, 4, 2) == [(ts, ts * 4) for ts in range(192, 200)]
+    after = insert_pairs([*ahead, (1, 4 * 7 + 3)], 8, 4, 2)  # bucket 3, far behind
+    assert (1, 31) in after and len(after) == 9
 
 
 @pytest.mark.parametrize("users", [1, 5, 20, 60, 150])

@@ -16,6 +16,7 @@ from scoring import (
     new_state,
     process,
 )
+from scoring.bounded import ID_RECORD
 from tests.unit.scoring.factory import run
 from tests.unit.scoring.scripts import healthy
 from tests.unit.scoring.strategies import histories
@@ -129,7 +130,7 @@ def test_the_worst_case_state_is_bounded(config: ScoringConfig, model: ChurnMode
     assert len(state.billing.discounts) == limits.max_discounts
     # the newest overall, plus up to cap // 8 per other family behind them
     cap = limits.recent_event_ids
-    assert cap <= len(state.clock.recent_ids) <= cap + 3 * (cap // 8)
+    assert cap <= len(state.clock.recent_ids) // ID_RECORD <= cap + 3 * (cap // 8)
     size = len(state.to_bytes())
     print(f"\nworst-case state: {size} bytes")
     assert size < 32 * 1024
