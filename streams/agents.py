@@ -90,8 +90,8 @@ def register_scoring_agent(
     gc_policy: GcPolicy | None = None,
 ) -> Counters:
     """The scoring agent and its progress timer; with `webhook_url` (a secret: never
-    logged), alerts also go to that Slack-compatible webhook; with `gc_policy`, the
-    collector's policy runs after each state flush (`streams.gcpolicy`)."""
+    logged), alerts also go to that Slack-compatible webhook; with `gc_policy`, its
+    collection counts go on the progress line (`streams.gcpolicy`)."""
     counters = Counters()
     if webhook_url:
         register_alert_webhook(app, sink, AlertWebhook(webhook_url))
@@ -117,12 +117,7 @@ def register_scoring_agent(
 
     flusher = StateFlusher(processor, sink.writer, store.__setitem__, send_changelog)
 
-    async def before_commit() -> None:
-        await flusher.flush()
-        if gc_policy is not None:
-            gc_policy.after_flush()
-
-    app.before_commit = before_commit
+    app.before_commit = flusher.flush
 
     @app.on_partitions_revoked.connect
     async def forget_revoked(app: faust.App, revoked: set[TP], **_: object) -> None:

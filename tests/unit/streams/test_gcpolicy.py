@@ -1,9 +1,8 @@
-"""The worker's collector policy: freeze after each flush, a periodic full collection."""
+"""The worker's collector settings and the collection counts on its progress line."""
 
 from __future__ import annotations
 
 import gc
-import weakref
 from collections.abc import Iterator
 
 import pytest
@@ -11,75 +10,34 @@ import pytest
 from streams.gcpolicy import YOUNG_THRESHOLD, GcPolicy
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Node:
-    def __init__(self) -> None:
-        self.other: Node | None = None
-
-
 @pytest.fixture
-def policy() -> Iterator[tuple[GcPolicy, Clock]]:
-    thresholds, enabled = gc.get_threshold(), gc.isenabled()
-    gc.disable()  # no automatic collection in the middle of a test
-    clock = Clock()
-    p = GcPolicy(full_every=600.0, clock=clock)
+def policy() -> Iterator[GcPolicy]:
+    thresholds = gc.get_threshold()
+    p = GcPolicy()
     try:
-        yield p.install(), clock
+        yield p.install()
     finally:
         p.uninstall()
         gc.unfreeze()
         gc.set_threshold(*thresholds)
-        gc.collect()
-        if enabled:
-            gc.enable()
 
 
-def _cycle() -> weakref.ref[Node]:
-    a, b = Node(), Node()
-    a.other, b.other = b, a
-    return weakref.ref(a)
-
-
-def test_install_sets_the_young_threshold_and_counts_collections(
-    policy: tuple[GcPolicy, Clock],
-) -> None:
-    p, _ = policy
+def test_install_freezes_what_exists_and_sets_the_young_threshold(policy: GcPolicy) -> None:
     assert gc.get_threshold()[0] == YOUNG_THRESHOLD
-    before = sum(p.stats.collections)
+    assert gc.get_freeze_count() > 0
+
+
+def test_collections_are_counted_per_generation_with_their_time(policy: GcPolicy) -> None:
+    before = list(policy.stats.collections)
     gc.collect(0)
-    assert sum(p.stats.collections) == before + 1
-    assert p.stats.seconds[0] > 0.0
+    gc.collect(1)
+    assert policy.stats.collections[0] == before[0] + 1
+    assert policy.stats.collections[1] == before[1] + 1
+    assert policy.stats.seconds[0] > 0.0 and policy.stats.longest > 0.0
 
 
-def test_what_is_alive_at_a_flush_is_frozen_and_no_longer_collected(
-    policy: tuple[GcPolicy, Clock],
-) -> None:
-    p, _ = policy
-    ref = _cycle()  # alive at the flush (a reference cycle nothing else points to)
-    p.after_flush()
-    assert ref() is not None
-    gc.collect()  # a frozen object is never scanned: the cycle stays
-    assert ref() is not None
-
-
-def test_the_periodic_full_collection_reclaims_frozen_cycles(
-    policy: tuple[GcPolicy, Clock],
-) -> None:
-    p, clock = policy
-    ref = _cycle()
-    p.after_flush()
-    clock.now = 599.0
-    p.after_flush()  # not due yet
-    assert ref() is not None and p.stats.full_collections == 0
-    clock.now = 600.0
-    p.after_flush()
-    assert ref() is None
-    assert p.stats.full_collections == 1
-    assert gc.get_freeze_count() > 0  # the survivors are frozen again
+def test_uninstall_stops_the_counting(policy: GcPolicy) -> None:
+    policy.uninstall()
+    before = list(policy.stats.collections)
+    gc.collect(0)
+    assert policy.stats.collections == before
