@@ -20,6 +20,7 @@ batch message is acknowledged, so a batch commits only after it is processed
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -28,6 +29,8 @@ from faust.serializers import codecs
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message
 from faust.types.tuples import ConsumerMessage
+
+from streams.gaps import Gaps
 
 BATCH_CODEC = "hs-record-batch"
 
@@ -62,6 +65,19 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
 
 class BatchingConsumer(faust_aiokafka.Consumer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._gap = defaultdict(Gaps)  # see streams.gaps
+
+    async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
+        """Faust's `_add_gap` (offsets from `offset_from` to `offset_to` included), without
+        its interval-tree rebuild per call: `Gaps` merges as it adds."""
+        committed = self._committed_offset[tp]
+        if committed is not None:
+            offset_from = max(offset_from, committed + 1)
+        if offset_from <= offset_to:
+            self._gap[tp].addi(offset_from, offset_to + 1)
+
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
