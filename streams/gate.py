@@ -57,7 +57,7 @@ class FlushStats:
     total_s: float = 0.0
 
 
-_SLICE = 25  # states saved between two yields: the agent gets a turn every ~3 ms
+_SLICE = 250  # states saved between two yields to the event loop (see the module doc)
 _PRUNE_AT = 100_000  # delivery futures kept before the delivered ones are dropped
 
 
