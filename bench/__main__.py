@@ -72,8 +72,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--latency-fractions",
         default="0.5,0.25",
-        help="paced rates as fractions of the worker's measured rate; the first is the "
-        "reported one (0.5,0.25)",
+        help="paced rates as fractions of the worker's measured rate: the steady run (on the "
+        "worker phase's worker) uses the first, the onboarding run each (0.5,0.25)",
     )
     p.add_argument(
         "--worker-rate",
@@ -85,7 +85,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--latency-rate",
         type=float,
         default=None,
-        help="events/s for the latency phase (default: half the worker's rate)",
+        help="events/s for the steady and onboarding latency runs (default: the fractions "
+        "of the worker's rate)",
     )
     p.add_argument("--profile-seconds", type=int, default=30)
     p.add_argument("--pipeline-events", type=int, default=100_000)
