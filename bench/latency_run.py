@@ -42,30 +42,14 @@ def steady(ctx: Context, run: WorkerRun, rate: float) -> None:
     a = ctx.args
     if ctx.stream is None:
         raise BenchError("the steady latency run needs the generated stream")
-    applied = Counter(k for _, k, _ in ctx.events)
-    seq0 = ctx.stream.seq
-    events = ctx.stream.take(max(1, int(rate * a.latency_seconds)))
-    goal = len(ctx.events) + len(events)
     ctx.say(
-        f"latency (steady): pacing {len(events):,} more events of the same stream at "
-        f"{rate:,.0f}/s for {a.latency_seconds}s on the worker phase's worker"
+        f"latency (steady): the same stream continues on the worker phase's worker "
+        f"(pid {run.pid}) at {rate:,.0f}/s"
     )
-    log, sent = asyncio.run(
-        latency.paced_run(
-            ctx.bootstrap,
-            ctx.topics,
-            f"{ctx.prefix}.scores",
-            events,
-            seq0,
-            dict(applied),
-            rate,
-            drain_seconds=30,
-            progress=ctx.say,
-            caught_up=partial(_caught_up, run, goal),
-            alerts_topic=f"{ctx.prefix}.alerts",
-        )
-    )
-    last = run.wait_for(partial(_has_received, goal=goal), 120, "the paced events to be consumed")
+    applied = Counter(k for _, k, _ in ctx.events)
+    received = len(ctx.events)
+    fraction = a.latency_fractions[0]
+    summary = _pace(ctx, run, ctx.stream, ctx.topics, ctx.prefix, applied, received, rate, fraction)
     ctx.phases["latency"] = {
         "method": "the worker phase's worker, after it took the pre-loaded backlog (every row "
         "written, every state saved), paced with the continuation of the same event stream "
@@ -73,8 +57,47 @@ def steady(ctx: Context, run: WorkerRun, rate: float) -> None:
         "events sent with their wall time (aiokafka send, linger 5 ms); scores and alerts "
         "topics consumed from their end in the same process; latency = score consumed - "
         "event sent",
-        **_summary(ctx, a.latency_fractions[0], rate, log, sent, last),
+        **summary,
     }
+
+
+def _pace(
+    ctx: Context,
+    run: WorkerRun,
+    stream: EventStream,
+    topics: dict[Family, str],
+    prefix: str,
+    applied: Counter[bytes],
+    received: int,
+    rate: float,
+    fraction: float | None = None,
+) -> dict[str, Any]:
+    """Send the stream's next `rate` x `latency_seconds` events to `topics` at `rate`, with
+    the scores and alerts of `prefix` read meanwhile; wait until `run` has received them
+    (`received` before); summarise. `applied` (events per account) is brought up to date."""
+    a = ctx.args
+    seq0 = stream.seq
+    events = stream.take(max(1, int(rate * a.latency_seconds)))
+    goal = received + len(events)
+    ctx.say(f"latency: pacing {len(events):,} events at {rate:,.0f}/s for {a.latency_seconds}s")
+    log, sent = asyncio.run(
+        latency.paced_run(
+            ctx.bootstrap,
+            topics,
+            f"{prefix}.scores",
+            events,
+            seq0,
+            dict(applied),
+            rate,
+            drain_seconds=30,
+            progress=ctx.say,
+            caught_up=partial(_caught_up, run, goal),
+            alerts_topic=f"{prefix}.alerts",
+        )
+    )
+    applied.update(k for _, k, _ in events)
+    last = run.wait_for(partial(_has_received, goal=goal), 120, "the paced events to be consumed")
+    return _summary(ctx, fraction, rate, log, sent, last)
 
 
 def _summary(
@@ -137,32 +160,8 @@ def onboarding_phase(ctx: Context) -> None:
         )
         applied = Counter(k for _, k, _ in warm)
         for fraction, rate in rates:
-            seq0 = stream.seq
-            events = stream.take(max(1, int(rate * a.latency_seconds)))
-            ctx.say(
-                f"latency: pacing {len(events):,} events at {rate:,.0f}/s for {a.latency_seconds}s"
-            )
-            log, sent = asyncio.run(
-                latency.paced_run(
-                    ctx.bootstrap,
-                    topics,
-                    f"{prefix}.scores",
-                    events,
-                    seq0,
-                    dict(applied),
-                    rate,
-                    drain_seconds=30,
-                    progress=ctx.say,
-                    caught_up=partial(_caught_up, run, total + len(events)),
-                    alerts_topic=f"{prefix}.alerts",
-                )
-            )
-            applied.update(k for _, k, _ in events)
-            total += len(events)
-            last = run.wait_for(
-                partial(_has_received, goal=total), 120, "the paced events to be consumed"
-            )
-            runs.append(_summary(ctx, fraction, rate, log, sent, last))
+            runs.append(_pace(ctx, run, stream, topics, prefix, applied, total, rate, fraction))
+            total += runs[-1]["events"]
     finally:
         run.stop()
     ctx.phases["latency_onboarding"] = {

@@ -27,7 +27,7 @@ from scoring.classify import ENGAGEMENT
 from scoring.config import ScoringConfig
 from scoring.decay import DAY
 from scoring.evaluate import Evaluation
-from scoring.health import Contribution
+from scoring.health import Contribution, top_by_effect
 from scoring.names import SIGNALS
 from scoring.state import AccountState, Evidence
 from scoring.trusted import trusted
@@ -94,30 +94,11 @@ def contribution_driver(c: Contribution, evidence: Evidence, n_ids: int) -> Driv
 
 
 def health_drivers(ev: Evaluation, evidence: Evidence, config: ScoringConfig) -> tuple[Driver, ...]:
-    """The `max_drivers` largest health contributions by absolute effect (ties: SIGNALS
-    order), as drivers: `contribution_driver(c)` for `top_by_effect(contributions())`,
-    built without the intermediate tuples (it runs for every published score)."""
-    h = ev.health
-    known, total = h.known, h.known_weight
-    effects = [100.0 * weight / total * (unit - 0.5) for _, _, weight, unit in known]
-    order = sorted(range(len(known)), key=[-abs(e) for e in effects].__getitem__)
     n_ids = config.limits.driver_event_ids
-    drivers = []
-    for i in order[: config.health.max_drivers]:
-        signal, value, weight, _ = known[i]
-        drivers.append(
-            trusted(
-                Driver,
-                {
-                    "signal": signal,
-                    "value": round(value, 4),
-                    "weight": round(weight / total, 4),
-                    "effect": round(effects[i], 2),
-                    "event_ids": event_ids(evidence, signal, n_ids),
-                },
-            )
-        )
-    return tuple(drivers)
+    return tuple(
+        contribution_driver(c, evidence, n_ids)
+        for c in top_by_effect(ev.health.contributions(), config.health.max_drivers)
+    )
 
 
 Drivers = Callable[[], tuple[Driver, ...]]
@@ -146,13 +127,12 @@ def churn_drivers(ev: Evaluation, model: ChurnModel, n: int) -> tuple[Driver, ..
     for i in order[:n]:
         part = parts[i]
         if part != 0.0:
-            value = values[i]
             drivers.append(
                 trusted(
                     Driver,
                     {
                         "signal": SIGNALS[i],
-                        "value": None if value is None else round(value, 4),
+                        "value": _round4(values[i]),
                         "weight": round(coefficients[i], 4),
                         "effect": round(part, 4),
                         "event_ids": (),

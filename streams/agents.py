@@ -116,7 +116,6 @@ def register_scoring_agent(
         return await sink.send(changelog_topic, key, value, partition)
 
     flusher = StateFlusher(processor, sink.writer, store.__setitem__, send_changelog)
-
     app.before_commit = flusher.flush
 
     @app.on_partitions_revoked.connect

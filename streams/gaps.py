@@ -9,10 +9,11 @@ paced traffic (small batches, a fetch every ~20 ms, 16 input partitions)
 the rebuilds took ~10% of the worker's main thread.
 
 `Gaps` keeps the same set of ranges the tree would hold after each
-`addi` + `merge_overlaps()`: ranges that overlap are merged, ranges that only
-touch are not (Faust relies on that: a batch's range ends at its own offset,
-which must not count as processed before the batch is). It is a sorted list;
-a range after the last one (the usual case) is an append.
+`addi` + `merge_overlaps()` (`BatchingConsumer._add_gap` calls `addi` only):
+ranges that overlap are merged, ranges that only touch are not (Faust relies
+on that: a batch's range ends at its own offset, which must not count as
+processed before the batch is). It is a sorted list; a range after the last
+one (the usual case) is an append.
 `tests/unit/streams/test_gaps.py` compares it with `IntervalTree` on random
 operations.
 """
@@ -37,9 +38,6 @@ class Gaps:
     def __bool__(self) -> bool:
         return bool(self.spans)
 
-    def __len__(self) -> int:
-        return len(self.spans)
-
     def addi(self, begin: int, end: int) -> None:
         """Add [begin, end) and merge it with the ranges it overlaps."""
         if begin >= end:
@@ -55,9 +53,6 @@ class Gaps:
             begin = min(begin, spans[lo].begin)
             end = max(end, spans[hi - 1].end)
         spans[lo:hi] = [Span(begin, end)]
-
-    def merge_overlaps(self) -> None:
-        """Nothing to do: `addi` merges as it goes (kept for Faust's callers)."""
 
     def overlap(self, begin: int, end: int) -> list[Span]:
         """The ranges with at least one offset in [begin, end)."""

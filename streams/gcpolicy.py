@@ -13,8 +13,8 @@ the middle generation takes ~300-500 ms once every ~40,000 events.
 Tried and reverted (2026-11-23): freezing everything alive after each state
 flush (with a full collection every 10 minutes) cut GC time by ~35% and the
 longest pause to ~150 ms, but in the fault tests workers then stopped
-consuming after a restart or a rebalance in 3 runs out of 4 (0 of 3 without
-it): objects of the Kafka client and asyncio that only the collector frees
+consuming after a restart or a rebalance in 4 fault-test runs of 5 (0 of 3
+without it): objects of the Kafka client and asyncio that only the collector frees
 (reference cycles, async generators left suspended) were frozen instead.
 Freezing is safe only for what start-up built.
 """
