@@ -9,6 +9,7 @@ says so (the real writer and broker are in tests/integration/test_faults.py).
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import orjson
@@ -202,3 +203,56 @@ def test_outputs_of_a_chunk_that_changed_no_state_are_waited_for_too() -> None:
         assert await flush == 0
 
     asyncio.run(scenario())
+
+
+def _slow_flusher(states: int, seconds_per_state: float) -> Harness:
+    """A harness with `states` unsaved states, each taking `seconds_per_state` to save."""
+    h = Harness()
+    h.processor.score(_records(1, {}), h.load)
+    (entry,) = h.processor.pending.values()
+    h.processor.pending = {f"acct-{i:05d}": entry for i in range(states)}
+    send = h.send_changelog
+
+    async def slow_send(key: bytes, value: bytes, partition: int) -> asyncio.Future[Any]:
+        time.sleep(seconds_per_state)  # the CPU work of encoding and sending, held
+        return await send(key, value, partition)
+
+    h.flusher.send_changelog = slow_send
+    return h
+
+
+async def _flush_beside(h: Harness, turn_seconds: float) -> tuple[int, float]:
+    """Flush while another task takes turns of `turn_seconds` (0: as Faust's fetcher, which
+    needs many short turns per fetch; 20 ms: as the agent scoring a backlog). Returns the
+    other task's turns during the flush and the longest wait between two of them."""
+    turns, longest = 0, 0.0
+    flush = asyncio.create_task(h.flusher.flush(poll=0.001))
+    await asyncio.sleep(0)
+    last = time.perf_counter()
+    while not flush.done():
+        await asyncio.sleep(0)
+        now = time.perf_counter()
+        turns, longest, last = turns + 1, max(longest, now - last), now
+        time.sleep(turn_seconds)
+        last = time.perf_counter()
+    assert await flush == len(h.store)
+    return turns, longest
+
+
+def test_a_long_flush_leaves_the_event_loop_short_turns() -> None:
+    # 400 states at 0.2 ms: 80 ms of saving; 250-state slices held the loop for 50 ms at a
+    # time, and the fetcher, needing a dozen turns per fetch, stalled behind them
+    h = _slow_flusher(400, 0.0002)
+    turns, longest = asyncio.run(_flush_beside(h, 0.0))
+    assert len(h.store) == 400
+    assert longest < 0.015, f"the loop was held {longest * 1000:.0f} ms by one slice"
+    assert turns >= 20
+
+
+def test_a_flush_beside_long_turns_takes_longer_slices_and_still_ends() -> None:
+    # beside 20 ms turns (the agent on a backlog) the flush takes ~10 ms slices, a third of
+    # the time: 2 ms slices would need ~40 of the other task's turns to end
+    h = _slow_flusher(400, 0.0002)
+    turns, _ = asyncio.run(_flush_beside(h, 0.02))
+    assert len(h.store) == 400
+    assert turns <= 20, f"the flush took {turns} turns of 20 ms to save 80 ms of states"
