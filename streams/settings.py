@@ -63,8 +63,10 @@ class Settings(BaseSettings):
     session_timeout_seconds: float = Field(
         10.0, ge=6, le=300, validation_alias=_env("HEALTHSCORE_SESSION_TIMEOUT")
     )
+    # 5 s rather than 2: on live traffic over 10,000 accounts a state is saved for 0.45 events
+    # in 1 instead of 0.67, and the flushes come 2.5x less often (docs/performance.md)
     commit_interval_seconds: float = Field(
-        2.0, gt=0, le=60, validation_alias=_env("HEALTHSCORE_COMMIT_INTERVAL")
+        5.0, gt=0, le=60, validation_alias=_env("HEALTHSCORE_COMMIT_INTERVAL")
     )
     state_cache_accounts: int = Field(
         10_000, ge=0, le=10_000_000, validation_alias=_env("HEALTHSCORE_STATE_CACHE")

@@ -54,7 +54,7 @@ pytestmark = pytest.mark.integration
 
 def _setup(bootstrap: str, tmp_path: Path, accounts: int, days: int, seed: int, **env: str):
     # Faults must strike mid-stream, between commits: the worker takes a few thousand
-    # events in well under its default 2 s commit interval, so these workers commit every
+    # events in well under its default 5 s commit interval, so these workers commit every
     # 0.5 s (the commit protocol is the same at any interval)
     env.setdefault("HEALTHSCORE_COMMIT_INTERVAL", "0.5")
     config = emit_every_step_config(tmp_path)
