@@ -15,13 +15,15 @@ events and walked the newest version of every state it found, ~10% of the CPU
 (in-process, 200,000 events of mature accounts: 3.0-3.3 s of collections at
 50,000, 0.4 s at 200,000, none at 500,000; 7,586 -> 9,320 events/s). In the
 1M-event bench the worker collected only while the 10,000 states were growing
-(the first ~190,000 events): 2.9 s of collections in all instead of 10.9 s.
+(the first ~190,000 events): 2.7-2.9 s of collections in all instead of 10.9 s,
+the longest ~1 s (at the first collections, as before).
 Cyclic garbage of the libraries (Kafka client, asyncio) is still collected,
 later: the young generation holds up to 500,000 objects (tens of MB).
 
 `stats` counts collections and their seconds per generation, for the
-progress line (`gc_ms`, `gc_longest_ms`): on paced traffic a collection of
-the middle generation takes ~300-500 ms once every ~40,000 events.
+progress line (`gc_ms`, `gc_longest_ms`): with the 50,000 threshold a
+collection of the middle generation took ~300-500 ms once every ~40,000
+events on paced traffic; at 500,000, none ran in the bench's steady phase.
 
 Tried and reverted (2026-11-23): freezing everything alive after each state
 flush (with a full collection every 10 minutes) cut GC time by ~35% and the
