@@ -26,7 +26,7 @@ import scoring
 from bench.kafka import partition_of
 from schemas.events import Family
 from streams.clickhouse.rows import score_row, transition_row
-from streams.gcpolicy import YOUNG_THRESHOLD
+from streams.gcpolicy import THRESHOLDS
 from streams.pipeline import BatchOutput, BatchProcessor, RawRecord
 from streams.sinks import encode
 
@@ -93,7 +93,7 @@ def run(
     received = scores = 0
     thresholds = gc.get_threshold()
     gc.collect()
-    gc.set_threshold(YOUNG_THRESHOLD, 20, 100)  # as the worker runs (streams/gcpolicy.py)
+    gc.set_threshold(*THRESHOLDS)  # as the worker runs (streams/gcpolicy.py)
     started = time.perf_counter()
     if profiler:
         profiler.enable()

@@ -134,21 +134,18 @@ class StateFlusher:
                     return 0
                 sent: list[asyncio.Future[Any]] = []
                 items = list(entries.items())
-                budget = _MIN_SLICE_S
                 clock = time.perf_counter
-                i = 0
-                while i < len(items):
-                    ends = clock() + budget
-                    while i < len(items) and clock() < ends:
-                        account_id, entry = items[i]
-                        key = account_id.encode()
-                        value = self.processor.encode(account_id, entry)
-                        self.store_write(key, value)
-                        sent.append(await self.send_changelog(key, value, entry.partition))
-                        i += 1
-                    paused = clock()
-                    await asyncio.sleep(0)
-                    budget = min(_MAX_SLICE_S, max(_MIN_SLICE_S, _SHARE * (clock() - paused)))
+                slice_ends = clock() + _MIN_SLICE_S
+                for account_id, entry in items:
+                    key = account_id.encode()
+                    value = self.processor.encode(account_id, entry)
+                    self.store_write(key, value)
+                    sent.append(await self.send_changelog(key, value, entry.partition))
+                    if (paused := clock()) >= slice_ends:
+                        await asyncio.sleep(0)
+                        resumed = clock()
+                        budget = _SHARE * (resumed - paused)
+                        slice_ends = resumed + min(_MAX_SLICE_S, max(_MIN_SLICE_S, budget))
                 stats.save_s = time.monotonic() - started - stats.outputs_s
                 await _delivered(sent, "a changelog record was not delivered: not committing")
                 return len(items)

@@ -41,6 +41,7 @@ import time
 from dataclasses import dataclass, field
 
 YOUNG_THRESHOLD = 500_000
+THRESHOLDS = (YOUNG_THRESHOLD, 20, 100)  # young, middle, old: `gc.set_threshold`
 
 
 @dataclass
@@ -59,7 +60,7 @@ class GcPolicy:
         """Collect and freeze what start-up built, set the thresholds, start counting."""
         gc.collect()
         gc.freeze()
-        gc.set_threshold(YOUNG_THRESHOLD, 20, 100)
+        gc.set_threshold(*THRESHOLDS)
         gc.callbacks.append(self._observe)
         return self
 

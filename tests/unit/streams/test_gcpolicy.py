@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from streams.gcpolicy import YOUNG_THRESHOLD, GcPolicy
+from streams.gcpolicy import THRESHOLDS, GcPolicy
 
 
 @pytest.fixture
@@ -22,8 +22,8 @@ def policy() -> Iterator[GcPolicy]:
         gc.set_threshold(*thresholds)
 
 
-def test_install_freezes_what_exists_and_sets_the_young_threshold(policy: GcPolicy) -> None:
-    assert gc.get_threshold()[0] == YOUNG_THRESHOLD
+def test_install_freezes_what_exists_and_sets_the_thresholds(policy: GcPolicy) -> None:
+    assert gc.get_threshold() == THRESHOLDS
     assert gc.get_freeze_count() > 0
 
 
