@@ -4,28 +4,25 @@ The worker keeps ~10,000 decoded states (the state cache) and the changed
 states of the current commit interval: millions of long-lived objects. With
 the default thresholds CPython re-scans them over and over (measured: 13-20%
 of the worker's CPU), so the worker collects and freezes what start-up built
-and runs young collections only every 500,000 net allocations (`install`).
+and runs young collections every 50,000 net allocations (`install`).
 
-Why so many: every event replaces its account's state with a new one of
-~20-36 tracked objects, and the old one is freed by reference counting (the
-scoring code makes no reference cycles: a collection over 150,000 events found
-nothing to collect). The count of net allocations therefore grows only while
-the set of states grows. At 50,000 a young collection came every few thousand
-events and walked the newest version of every state it found, ~10% of the CPU
-(in-process, 200,000 events of mature accounts: 3.0-3.3 s of collections at
-50,000, 0.4 s at 200,000, none at 500,000; 7,586 -> 9,320 events/s). In the
-1M-event bench the worker collected only while the 10,000 states were growing
-(the first ~190,000 events): 2.7-2.9 s of collections in all instead of 10.9 s,
-the longest ~1 s (at the first collections, as before).
-Cyclic garbage of the libraries (Kafka client, asyncio) is still collected,
-later: the young generation holds up to 500,000 objects (tens of MB).
+Tried and reverted (2026-11-23): young collections only every 500,000.
+Every event replaces its account's state and reference counting frees the old
+one (the scoring code makes no cycles: a collection over 150,000 events found
+nothing to collect), so at 500,000 the bench worker collected only while its
+10,000 states grew (2.7-2.9 s of GC in all instead of 10.9 s; 6,726-6,985
+events/s against 6,144 with 50,000 and the same code otherwise). But in a
+full `make test` run, three workers stopped consuming mid-stream (a restarted
+worker 4 events short of the end; two scale-out fault tests with commits
+stuck 915 offsets short), the symptom freezing had (below), likely for the
+same reason, not proven: objects of the
+Kafka client or asyncio that only the collector frees, left uncollected.
 
 `stats` counts collections and their seconds per generation, for the
-progress line (`gc_ms`, `gc_longest_ms`): with the 50,000 threshold a
-collection of the middle generation took ~300-500 ms once every ~40,000
-events on paced traffic; at 500,000, none ran in the bench's steady phase.
+progress line (`gc_ms`, `gc_longest_ms`): on paced traffic a collection of
+the middle generation takes ~300-500 ms once every ~40,000 events.
 
-Tried and reverted (2026-11-23): freezing everything alive after each state
+Also tried and reverted (2026-11-23): freezing everything alive after each state
 flush (with a full collection every 10 minutes) cut GC time by ~35% and the
 longest pause to ~150 ms, but in the fault tests workers then stopped
 consuming after a restart or a rebalance in 4 fault-test runs of 5 (0 of 3
@@ -40,7 +37,7 @@ import gc
 import time
 from dataclasses import dataclass, field
 
-YOUNG_THRESHOLD = 500_000
+YOUNG_THRESHOLD = 50_000
 THRESHOLDS = (YOUNG_THRESHOLD, 20, 100)  # young, middle, old: `gc.set_threshold`
 
 
