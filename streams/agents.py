@@ -160,12 +160,14 @@ def register_scoring_agent(
         log.info(
             "received=%d applied=%d duplicates=%d dead_letters=%d scores=%d transitions=%d "
             "alerts=%d rate=%.0f/s clickhouse_pending=%d unsaved_states=%d state_cache=%d/%d "
-            "last_flush=%d states in %.0f ms (outputs %.0f, save %.0f) gc_ms=%.0f "
+            "last_flush=%d states in %.0f ms (outputs %.0f, save %.0f: encode %.0f, send %.0f, "
+            "yielded %.0f) gc_ms=%.0f "
             "gc_longest_ms=%.0f",
             counters.received, counters.applied, counters.duplicates, counters.dead_letters,
             counters.scores, counters.transitions, counters.alerts, counters.received / elapsed,
             sink.writer.pending_rows, flusher.unsaved, processor.cache.hits, processor.cache.misses,
-            f.states, f.total_s * 1000, f.outputs_s * 1000, f.save_s * 1000,
+            f.states, f.total_s * 1000, f.outputs_s * 1000, f.save_s * 1000, f.encode_s * 1000,
+            f.send_s * 1000, f.yielded_s * 1000,
             sum(g.seconds) * 1000 if g else 0, g.longest * 1000 if g else 0,
         )  # fmt: skip
 

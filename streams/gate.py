@@ -55,6 +55,9 @@ class FlushStats:
     outputs_s: float = 0.0
     save_s: float = 0.0
     total_s: float = 0.0
+    encode_s: float = 0.0  # of save_s: encoding states and writing them to the store
+    send_s: float = 0.0  # of save_s: handing records to aiokafka, waiting if a batch is full
+    yielded_s: float = 0.0  # of save_s: the event loop running other work between slices
 
 
 # The flush saves states in slices of time between yields to the event loop, each slice as
@@ -136,17 +139,25 @@ class StateFlusher:
                 items = list(entries.items())
                 clock = time.perf_counter
                 slice_ends = clock() + _MIN_SLICE_S
+                encode_s = send_s = yielded_s = 0.0
                 for account_id, entry in items:
+                    began = clock()
                     key = account_id.encode()
                     value = self.processor.encode(account_id, entry)
                     self.store_write(key, value)
+                    encoded = clock()
                     sent.append(await self.send_changelog(key, value, entry.partition))
-                    if (paused := clock()) >= slice_ends:
+                    paused = clock()
+                    encode_s += encoded - began
+                    send_s += paused - encoded
+                    if paused >= slice_ends:
                         await asyncio.sleep(0)
                         resumed = clock()
+                        yielded_s += resumed - paused
                         budget = _SHARE * (resumed - paused)
                         slice_ends = resumed + min(_MAX_SLICE_S, max(_MIN_SLICE_S, budget))
                 stats.save_s = time.monotonic() - started - stats.outputs_s
+                stats.encode_s, stats.send_s, stats.yielded_s = encode_s, send_s, yielded_s
                 await _delivered(sent, "a changelog record was not delivered: not committing")
                 return len(items)
             finally:
