@@ -54,7 +54,6 @@ def create_app(settings: Settings) -> BatchingApp:
         key_serializer="raw",
         value_serializer="raw",
         table_standby_replicas=0,
-        broker_commit_every=10_000,
         # states are saved once per commit (streams.gate): a longer interval coalesces
         # more of a busy account's events into one save, a shorter one replays fewer
         # events after a crash

@@ -68,6 +68,13 @@ class BatchingConsumer(faust_aiokafka.Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._gap = defaultdict(Gaps)  # see streams.gaps
+        # Commits only every `broker_commit_interval`, from Faust's commit timer. Faust
+        # also commits every `broker_commit_every` acknowledged messages, and does so
+        # inside the loop that takes fetched records to the agent: that loop then stops
+        # for the whole commit, state flush included (1-3 s on live traffic), or, when
+        # the timer's commit is running, waits for it to end. Either way no record
+        # reached the agent meanwhile.
+        self._commit_every = None
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         """Faust's `_add_gap` (offsets from `offset_from` to `offset_to` included), without
