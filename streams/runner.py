@@ -56,6 +56,13 @@ class WorkerProcess:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
 
+    def dump_tasks(self, settle: float = 1.0) -> None:
+        """Ask a running worker to write every thread's stack and every asyncio task's
+        to its log (mode's SIGUSR1 handler): what a stalled worker is waiting on."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGUSR1)
+            time.sleep(settle)
+
     def log_tail(self, lines: int = 60) -> str:
         try:
             text = self.log_path.read_text(errors="replace")

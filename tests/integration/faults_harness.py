@@ -247,6 +247,9 @@ def wait_committed(
         for w in workers:
             assert w.running, f"worker died:\n{w.log_tail()}"
         time.sleep(0.25)
+    for w in workers:
+        w.dump_tasks()
+    print("\n".join(f"worker log: {w.log_path}" for w in workers))
     tails = "\n---\n".join(w.log_tail(30) for w in workers)
     raise AssertionError(f"committed {done} of {target} after {timeout}s\n{tails}")
 
