@@ -4,31 +4,31 @@ The worker keeps ~10,000 decoded states (the state cache) and the changed
 states of the current commit interval: millions of long-lived objects. With
 the default thresholds CPython re-scans them over and over (measured: 13-20%
 of the worker's CPU), so the worker collects and freezes what start-up built
-and runs young collections every 50,000 net allocations (`install`).
+and runs young collections every 500,000 net allocations (`install`).
 
-Tried and reverted (2026-11-23): young collections only every 500,000.
 Every event replaces its account's state and reference counting frees the old
 one (the scoring code makes no cycles: a collection over 150,000 events found
-nothing to collect), so at 500,000 the bench worker collected only while its
-10,000 states grew (2.7-2.9 s of GC in all instead of 10.9 s; 6,726-6,985
-events/s against 6,144 with 50,000 and the same code otherwise). But in a
-full `make test` run, three workers stopped consuming mid-stream (a restarted
-worker 4 events short of the end; two scale-out fault tests with commits
-stuck 915 offsets short), the symptom freezing had (below), likely for the
-same reason, not proven: objects of the
-Kafka client or asyncio that only the collector frees, left uncollected.
+nothing to collect), so young collections find little; at 500,000 the bench
+worker collected mostly while its 10,000 states grew: 2.0 s of GC over the 1M
+backlog against 9.2 s at 50,000 (2026-12-04, same code otherwise; 6,441 against
+6,278 events/s, within this machine's run-to-run noise). 500,000 was first tried
+on 2026-11-23 and reverted because workers then stopped consuming mid-stream in
+one full `make test` run; that stall was Faust's recovery race fixed in
+`streams.transport` (`ResumeKeepsFreshMessages`), which also struck at 50,000.
 
 `stats` counts collections and their seconds per generation, for the
-progress line (`gc_ms`, `gc_longest_ms`): on paced traffic a collection of
-the middle generation takes ~300-500 ms once every ~40,000 events.
+progress line (`gc_ms`, `gc_longest_ms`): the longest pauses, 0.6-0.9 s in the
+bench, are the older generations' collections while the cached states grow.
 
 Also tried and reverted (2026-11-23): freezing everything alive after each state
 flush (with a full collection every 10 minutes) cut GC time by ~35% and the
 longest pause to ~150 ms, but in the fault tests workers then stopped
 consuming after a restart or a rebalance in 4 fault-test runs of 5 (0 of 3
-without it): objects of the Kafka client and asyncio that only the collector frees
-(reference cycles, async generators left suspended) were frozen instead.
-Freezing is safe only for what start-up built.
+without it). Part of that was the recovery race above; but freezing at run time
+stays out: Faust tracks unacknowledged messages in a weak set and, before a
+rebalance completes, waits until it is empty, collecting garbage to empty it
+(`Consumer.wait_empty`), and a frozen message in a reference cycle would never
+leave it. Freezing is safe only for what start-up built.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ import gc
 import time
 from dataclasses import dataclass, field
 
-YOUNG_THRESHOLD = 50_000
+YOUNG_THRESHOLD = 500_000
 THRESHOLDS = (YOUNG_THRESHOLD, 20, 100)  # young, middle, old: `gc.set_threshold`
 
 
