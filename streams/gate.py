@@ -38,7 +38,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from streams.clickhouse.writer import ClickHouseWriter
+from streams.clickhouse.writer import ClickHouseWriter, RowsAbandoned
 from streams.pipeline import BatchProcessor
 
 # key, value, partition -> the changelog record's delivery future
@@ -116,7 +116,9 @@ class StateFlusher:
     async def flush(self, poll: float = 0.01) -> int:
         """Save every state changed so far, once its outputs are durable: what a commit
         waits for. Returns how many states were saved. A failed Kafka send has already
-        crashed the worker (`OutputSink.on_failure`); then nothing is saved."""
+        crashed the worker (`OutputSink.on_failure`); then nothing is saved. Raises
+        `RowsAbandoned` if the ClickHouse writer gave up (the worker's shutdown budget)
+        before the rows were written: nothing is saved, nothing may be committed."""
         async with self.flushing:
             started = time.monotonic()
             async with self.scoring:  # between chunks: the states and their outputs match
@@ -131,6 +133,8 @@ class StateFlusher:
                 if not self.writer.covers(rows):
                     self.writer.nudge()
                     while not self.writer.covers(rows):
+                        if self.writer.abandoned:  # shutdown budget spent: commit nothing
+                            raise RowsAbandoned("ClickHouse rows unwritten: not committing")
                         await asyncio.sleep(poll)
                 stats.outputs_s = time.monotonic() - started
                 if not entries:

@@ -32,6 +32,7 @@ from faust.types.tuples import ConsumerMessage
 from mode.utils.objects import cached_property
 from mode.utils.queues import FlowControlEvent
 
+from streams.clickhouse.writer import RowsAbandoned
 from streams.gaps import Gaps
 
 BATCH_CODEC = "hs-record-batch"
@@ -173,10 +174,16 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         return end + 1
 
     async def _commit_offsets(self, offsets: Any, start_new_transaction: bool = True) -> bool:
-        """Commit only once the app's `before_commit` (the state flush) has run."""
+        """Commit only once the app's `before_commit` (the state flush) has run. When the
+        ClickHouse writer gave up at shutdown, commit nothing: those offsets are scored
+        again after a restart (at-least-once)."""
         before = getattr(self.app, "before_commit", None)
         if before is not None:
-            await before()
+            try:
+                await before()
+            except RowsAbandoned as exc:
+                self.log.warning("not committing offsets %r: %s", dict(offsets), exc)
+                return False
         return await super()._commit_offsets(offsets, start_new_transaction)  # type: ignore[no-any-return]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import faust
 
@@ -19,6 +20,28 @@ from streams.tables import declare_state_table
 from streams.topics import declare_topics
 
 log = logging.getLogger(__name__)
+
+SHUTDOWN_TIMEOUT_SECONDS = 20.0
+"""From SIGTERM (or a crash) to the process exiting, even in a ClickHouse outage."""
+CLICKHOUSE_SHUTDOWN_SECONDS = 10.0
+"""Of that, how long the rows still pending may take to be written. Then the writer
+gives up: the state flush before the last commit stops waiting and nothing more is
+committed, so the records whose rows were not written are scored again after a restart.
+The rest of the budget is for Faust: the webhook's drain (5 s), the producer's flush,
+leaving the group and closing the loop."""
+
+
+class BoundedShutdownWorker(faust.Worker):
+    """Faust's Worker, whose stop (SIGTERM, SIGINT, a crash) starts the ClickHouse
+    writer's shutdown budget (`CLICKHOUSE_SHUTDOWN_SECONDS`)."""
+
+    def __init__(self, app: faust.App, writer: ClickHouseWriter, **kwargs: object) -> None:
+        super().__init__(app, **kwargs)  # type: ignore[arg-type]
+        self.writer = writer
+
+    async def stop(self) -> None:
+        self.writer.give_up_at(time.monotonic() + CLICKHOUSE_SHUTDOWN_SECONDS)
+        await super().stop()
 
 
 def build(
@@ -56,7 +79,8 @@ def build(
 
     @app.on_before_shutdown.connect
     async def flush_clickhouse(app: faust.App, **_: object) -> None:
-        writer.flush(timeout=30)
+        # bounded by the writer's shutdown budget, which the worker's stop started
+        writer.flush(timeout=CLICKHOUSE_SHUTDOWN_SECONDS)
 
     return app, counters
 
@@ -75,12 +99,13 @@ def run_worker(settings: Settings) -> int:
     gc_policy = GcPolicy()
     app, _ = build(settings, writer, gc_policy)
     gc_policy.install()  # see streams.gcpolicy
-    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
+    worker = BoundedShutdownWorker(app, writer, loglevel=settings.log_level, quiet=True)
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:
         return int(exc.code or 0)
     finally:
-        writer.stop(timeout=30)
-        log.info("worker stopped; ClickHouse rows written: %d", writer.stats.rows_written)
+        writer.stop(timeout=CLICKHOUSE_SHUTDOWN_SECONDS)  # at once if it already gave up
+        log.info("worker stopped; ClickHouse rows written: %d, dead-lettered: %d",
+                 writer.stats.rows_written, writer.stats.rows_dead_lettered)  # fmt: skip
     return 0

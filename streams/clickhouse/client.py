@@ -21,11 +21,82 @@ from typing import Any
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError as DriverError
+from clickhouse_connect.driver.exceptions import DataError, OperationalError
 
 from streams.errors import ClickHouseError
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# ClickHouse error codes that say nothing against the rows of an insert: the server is
+# overloaded or shutting down, a replica or Keeper is away, or its schema, users or disks
+# are not as they should be. Time or an operator fixes these, so the writer retries them
+# for as long as it takes (with backoff). Every other code is the server refusing the
+# rows themselves (a value it cannot parse or store, a constraint, too many partitions in
+# one insert, ...): retried a few times, then dead-lettered (see `ClickHouseWriter`).
+TOO_MANY_PARTS = 252  # also "Too many partitions for single INSERT block": see is_transient
+TRANSIENT_CODES = frozenset({
+    16,   # NO_SUCH_COLUMN_IN_TABLE: a migration not applied yet
+    60,   # UNKNOWN_TABLE
+    81,   # UNKNOWN_DATABASE
+    159,  # TIMEOUT_EXCEEDED
+    160,  # TOO_SLOW
+    164,  # READONLY
+    192,  # UNKNOWN_USER
+    193,  # WRONG_PASSWORD
+    194,  # REQUIRED_PASSWORD
+    201,  # QUOTA_EXCEEDED
+    202,  # TOO_MANY_SIMULTANEOUS_QUERIES
+    203,  # NO_FREE_CONNECTION
+    209,  # SOCKET_TIMEOUT
+    210,  # NETWORK_ERROR
+    236,  # ABORTED
+    241,  # MEMORY_LIMIT_EXCEEDED
+    242,  # TABLE_IS_READ_ONLY
+    243,  # NOT_ENOUGH_SPACE
+    252,  # TOO_MANY_PARTS: merges are behind
+    285,  # TOO_FEW_LIVE_REPLICAS
+    286,  # UNSATISFIED_QUORUM_FOR_PREVIOUS_WRITE
+    319,  # UNKNOWN_STATUS_OF_INSERT
+    394,  # QUERY_WAS_CANCELLED
+    425,  # SYSTEM_ERROR
+    439,  # CANNOT_SCHEDULE_TASK
+    497,  # ACCESS_DENIED
+    516,  # AUTHENTICATION_FAILED
+    999,  # KEEPER_EXCEPTION
+})  # fmt: skip
+
+
+class InsertError(ClickHouseError):
+    """An insert failed: `transient` (retry until it works) or the rows were refused."""
+
+    def __init__(self, message: str, *, code: int | None, transient: bool) -> None:
+        super().__init__(message)
+        self.code = code
+        self.transient = transient
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether an insert that raised `exc` may succeed later with the same rows.
+
+    Connection problems (clickhouse-connect's OperationalError) and errors without a
+    ClickHouse code (an HTTP proxy's 502, a closed client) are transient, and so are the
+    codes in TRANSIENT_CODES. Code 252 is both "too many parts" (transient: merges are
+    behind) and "too many partitions for single INSERT block" (the rows' time range: not
+    transient). The client failing to encode a value (its DataError, or a ValueError,
+    TypeError, OverflowError ... raised while serialising) is not transient.
+    """
+    if isinstance(exc, OperationalError):
+        return True
+    if isinstance(exc, DataError) or not isinstance(exc, DriverError):
+        return False
+    code = getattr(exc, "code", None)
+    if code is None:
+        return True
+    if code == TOO_MANY_PARTS:
+        return "partitions for single insert" not in str(exc).lower()
+    return code in TRANSIENT_CODES
+
 
 _EMBEDDED: dict[str, ClickHouse] = {}
 _EMBEDDED_LOCK = threading.Lock()
@@ -65,13 +136,18 @@ class ClickHouse:
             return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
 
     def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
+        """Insert rows; raise `InsertError`, saying whether a retry may succeed."""
         if not rows:
             return
         with self._lock:
             try:
                 self._client.insert(table, rows, column_names=list(columns), database=self.database)
-            except DriverError as exc:
-                raise ClickHouseError(f"{self.description}: {_first_line(exc)}") from exc
+            except Exception as exc:  # the driver's errors, or a value it could not encode
+                raise InsertError(
+                    f"{self.description}: {_first_line(exc)}",
+                    code=getattr(exc, "code", None) if isinstance(exc, DriverError) else None,
+                    transient=is_transient(exc),
+                ) from exc
 
     def close(self) -> None:
         """Close the connection; for chDB this frees the data directory for others."""

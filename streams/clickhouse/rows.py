@@ -38,6 +38,16 @@ DEAD_LETTER_COLUMNS = (
     "received_at", "source_topic", "partition", "offset", "key", "reason", "field", "detail",
     "payload", "payload_bytes", "event_id", "account_id",
 )  # fmt: skip
+DEAD_LETTER_ROW_COLUMNS = ("failed_at", "table_name", "row", "error", "error_code", "attempts")
+
+MONTHLY_PARTITIONS = {
+    "score_history": "ts",
+    "transitions": "ts",
+    "alerts": "ts",
+    "dead_letters": "received_at",
+}
+"""The tables `PARTITION BY toYYYYMM(column)` (migrations/0001_initial.sql), by table: the
+writer splits an insert so that none spans more than a bounded number of months."""
 
 
 def drivers_json(drivers: Sequence[Driver]) -> str:
