@@ -52,8 +52,20 @@ class WebhookStats:
 
 
 def _escape(text: str) -> str:
-    """Slack mrkdwn: &, < and > are control characters."""
+    """Slack mrkdwn: &, < and > are control characters (`<!channel>`, `<@U123>`,
+    `<https://x|link>`); escaped, they are shown as they are and trigger nothing."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _clip(text: str, limit: int) -> str:
+    """Escaped text cut to `limit` characters, never inside an `&amp;`-like entity."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    amp = cut.rfind("&")
+    if amp >= 0 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut
 
 
 def _title(kind: str) -> str:
@@ -61,7 +73,12 @@ def _title(kind: str) -> str:
 
 
 def slack_body(alert: Alert) -> dict[str, Any]:
-    """The Slack message of an alert: `text` (notifications, fallback) and `blocks`."""
+    """The Slack message of an alert: `text` (notifications, fallback) and `blocks`.
+
+    Every piece of text that comes from an event (the account id in the headline, the
+    message, the dedupe key, the ids) is escaped for Slack, in `text` as in the blocks:
+    an account id such as `<!channel>` must not notify a channel, nor a message carry a
+    disguised link."""
     severity = alert.severity.value
     headline = f"[{severity.upper()}] {_title(alert.kind)}: {alert.account_id}"
     drivers = ", ".join(f"{d.signal} {d.effect:+.1f}" for d in alert.drivers[:5])
@@ -70,19 +87,23 @@ def slack_body(alert: Alert) -> dict[str, Any]:
             "type": "section",
             "text": {
                 "type": "mrkdwn",
-                "text": (
+                "text": _clip(
                     f"{SEVERITY_EMOJI.get(severity, '')} *{_escape(headline)}*\n"
-                    f"{_escape(alert.message)}"
-                )[:MAX_SECTION_TEXT],
+                    f"{_escape(alert.message)}",
+                    MAX_SECTION_TEXT,
+                ),
             },
         },
         {
             "type": "section",
             "fields": [
-                {"type": "mrkdwn", "text": f"*Tier*\n{alert.tier.value}"},
-                {"type": "mrkdwn", "text": f"*Engagement*\n{alert.engagement.value}"},
+                {"type": "mrkdwn", "text": f"*Tier*\n{_escape(alert.tier.value)}"},
+                {"type": "mrkdwn", "text": f"*Engagement*\n{_escape(alert.engagement.value)}"},
                 {"type": "mrkdwn", "text": f"*Event time*\n{alert.ts.isoformat()}"},
-                {"type": "mrkdwn", "text": f"*Dedupe key*\n{_escape(alert.dedupe_key)[:1900]}"},
+                {
+                    "type": "mrkdwn",
+                    "text": f"*Dedupe key*\n{_clip(_escape(alert.dedupe_key), 1900)}",
+                },
             ],
         },
     ]
@@ -107,7 +128,7 @@ def slack_body(alert: Alert) -> dict[str, Any]:
             ],
         }
     )
-    return {"text": f"{headline}: {alert.message}", "blocks": blocks}
+    return {"text": _clip(_escape(f"{headline}: {alert.message}"), 4000), "blocks": blocks}
 
 
 class AlertWebhook:

@@ -218,7 +218,7 @@ def test_drain_gives_up_after_its_timeout() -> None:
 
 def test_slack_body_carries_the_alert() -> None:
     body = slack_body(alert(7, message="costs <&> more"))
-    assert body["text"].startswith("[CRITICAL] Payment failed: acct-1: costs <&> more")
+    assert body["text"].startswith("[CRITICAL] Payment failed: acct-1: costs &lt;&amp;&gt; more")
     first = body["blocks"][0]["text"]["text"]
     assert "costs &lt;&amp;&gt; more" in first and first.startswith(":red_circle:")
     fields = [f["text"] for f in body["blocks"][1]["fields"]]
@@ -230,3 +230,52 @@ def test_slack_body_carries_the_alert() -> None:
 def test_invalid_settings_are_refused() -> None:
     with pytest.raises(ValueError):
         AlertWebhook("http://x", queue_size=0)
+
+
+def _texts(node: Any) -> list[str]:
+    """Every string a Slack client renders as mrkdwn: `text` values, at any depth."""
+    if isinstance(node, dict):
+        found = [v for k, v in node.items() if k == "text" and isinstance(v, str)]
+        return found + [t for v in node.values() for t in _texts(v)]
+    if isinstance(node, list):
+        return [t for v in node for t in _texts(v)]
+    return []
+
+
+def test_event_text_is_escaped_in_the_fallback_text_and_every_block() -> None:
+    """An account id, message or dedupe key from a producer must not ping a channel or
+    carry a disguised link: Slack reads `<...>` as a command or link, `&` as an entity."""
+    hostile = alert(
+        3,
+        account_id="<!channel>",
+        message="pay now <https://evil.example/x|your invoice> & <@U0123>",
+        dedupe_key="<!here>:payment_failed:I3",
+        event_id="<!everyone>",
+        alert_id="a<b>",
+    )
+
+    async def scenario() -> list[dict[str, Any]]:
+        async with server(ok) as (url, received):
+            assert await deliver(fast(url), [hostile])
+            return received
+
+    [body] = asyncio.run(scenario())
+    texts = _texts(body)
+    assert len(texts) >= 8 and body["text"] in texts
+    for text in texts:
+        assert "<" not in text and ">" not in text, text
+        assert "&" not in text.replace("&amp;", "").replace("&lt;", "").replace("&gt;", "")
+    assert body["text"] == (
+        "[CRITICAL] Payment failed: &lt;!channel&gt;: pay now "
+        "&lt;https://evil.example/x|your invoice&gt; &amp; &lt;@U0123&gt;"
+    )
+    assert "*[CRITICAL] Payment failed: &lt;!channel&gt;*" in body["blocks"][0]["text"]["text"]
+    assert "&lt;!here&gt;:payment_failed:I3" in body["blocks"][1]["fields"][3]["text"]
+    assert "event &lt;!everyone&gt;" in body["blocks"][-1]["elements"][0]["text"]
+
+
+def test_long_escaped_text_is_never_cut_inside_an_entity() -> None:
+    body = slack_body(alert(1, message="&" * 1000))  # 5,000 characters escaped
+    section = body["blocks"][0]["text"]["text"]
+    assert len(section) <= 3000 and section.endswith("&amp;")
+    assert len(body["text"]) <= 4000
