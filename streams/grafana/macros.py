@@ -15,21 +15,27 @@ use, so the tests can run every query on the real schema without a Grafana:
 | `$__timeInterval(c)`    | `toStartOfInterval(toDateTime(c), INTERVAL N second)`    |
 | `$__timeInterval_ms(c)` | `toStartOfInterval(toDateTime64(c, 3), INTERVAL Nms millisecond)` |
 | `$__interval_s`         | `N`, the panel interval in whole seconds (at least 1)    |
+| `${v:percentencode}`    | `a` percent-encoded, for a multi-valued variable `{a,b}` |
+|                         | percent-encoded (only `[A-Za-z0-9-_.~%]` remain)         |
 | `${v:singlequote}`      | `'a','b'` (a `'` inside a value becomes `\\'`)          |
 | `${v:csv}`              | `a,b`; `$v` / `${v}`: the value (single-valued only)    |
-| All selected            | the variable's custom `allValue`, verbatim, any format  |
+| All selected            | the variable's custom `allValue`: percent-encoded with  |
+|                         | `percentencode`, verbatim with any other format         |
 
 These follow the plugin's `pkg/macros/macros.go` (v4) and Grafana's
-template service. Anything else is an error, so a typo fails the tests.
+template service (its format registry, `encodeURIComponentStrict`, and the
+custom All value, which only `text` and `percentencode` format). Anything
+else is an error, so a typo fails the tests.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from streams.grafana.errors import MacroError
 
@@ -51,6 +57,8 @@ class QueryContext:
     """Selected values per variable; None means All."""
     all_values: Mapping[str, str] = field(default_factory=dict)
     """The custom All value of each variable that has one."""
+    multi: Set[str] = frozenset()
+    """The multi-valued variables: Grafana formats their value as a list, even of one."""
 
     @classmethod
     def for_dashboard(
@@ -61,17 +69,21 @@ class QueryContext:
         interval: timedelta,
         selected: Mapping[str, Sequence[str] | None],
     ) -> QueryContext:
-        """Constants come from the dashboard unless `selected` overrides them (as a URL's
-        `var-name=` would); the other variables from `selected`."""
+        """Constants come from the dashboard unless `selected` overrides them (as another
+        dashboard JSON would: Grafana never takes a constant from the URL); the other
+        variables from `selected`."""
         values: dict[str, Sequence[str] | None] = {}
         all_values: dict[str, str] = {}
+        multi: set[str] = set()
         for variable in dashboard["templating"]["list"]:
             if variable["type"] == "constant":
                 values[variable["name"]] = [variable["query"]]
             if variable.get("allValue"):
                 all_values[variable["name"]] = variable["allValue"]
+            if variable.get("multi"):
+                multi.add(variable["name"])
         values.update(selected)
-        return cls(start, end, interval, values, all_values)
+        return cls(start, end, interval, values, all_values, frozenset(multi))
 
 
 def expand(sql: str, ctx: QueryContext) -> str:
@@ -93,12 +105,26 @@ def _variable(match: re.Match[str], ctx: QueryContext) -> str:
     if selection is None:
         if name not in ctx.all_values:
             raise MacroError(f"${name} is set to All but has no custom allValue")
+        if fmt == "percentencode":  # the one format (with text) a custom All value gets
+            return percent_encode(ctx.all_values[name])
         return ctx.all_values[name]  # Grafana inserts a custom All value as is
+    if fmt == "percentencode":
+        if name in ctx.multi:  # a list, even of one value: Grafana's glob, encoded
+            return percent_encode("{" + ",".join(selection) + "}")
+        if len(selection) != 1:
+            raise MacroError(f"${name} is single-valued but has {len(selection)} values")
+        return percent_encode(selection[0])
     if fmt == "singlequote":
         return ",".join("'" + v.replace("'", "\\'") + "'" for v in selection)
     if fmt == "csv" or (fmt is None and len(selection) == 1):
         return ",".join(selection)
     raise MacroError(f"${{{name}:{fmt}}}: unsupported format for {len(selection)} values")
+
+
+def percent_encode(value: str) -> str:
+    """Grafana's `encodeURIComponentStrict`: JavaScript's encodeURIComponent (UTF-8,
+    upper-case hex), then `!'()*` encoded too. What is left is `[A-Za-z0-9-_.~%]`."""
+    return quote(value, safe="~", encoding="utf-8", errors="strict")
 
 
 def _macro(match: re.Match[str], ctx: QueryContext) -> str:

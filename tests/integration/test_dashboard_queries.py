@@ -310,3 +310,62 @@ def test_the_loaded_portfolio_covers_what_the_boards_show(loaded: Loaded) -> Non
     } <= quadrants
     assert q(f"SELECT count() FROM {db}.churn_track_record")[0][0] >= 1
     assert q(f"SELECT count() FROM {db}.alerts WHERE kind = 'churn_risk_high'")[0][0] >= 1
+
+
+# --- hostile values (issue 22, item 7): last in this module, as they add accounts ----
+
+INJECTION = "x\\' OR 1=1 -- "  # one backslash: `${v:singlequote}` made it end the literal
+CLONE = "acct-clone"
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+@pytest.fixture(scope="module")
+def twins(loaded: Loaded) -> tuple[str, str]:
+    """Two copies of the busy account's rows, one under the hostile id (and segment), one
+    under a plain id: every board must show the two the same, and nothing else."""
+    db = DATABASE
+    for account, segment in ((INJECTION, INJECTION), (CLONE, CLONE)):
+        for table in ("latest_score", "score_history", "transitions", "alerts"):
+            replace = f"{_literal(account)} AS account_id"
+            if table in ("latest_score", "score_history"):
+                replace += f", {_literal(segment)} AS segment"
+            loaded.ch.command(
+                f"INSERT INTO {db}.{table} SELECT * REPLACE ({replace}) FROM {db}.{table} "
+                f"WHERE account_id = {_literal(loaded.account)}"
+            )
+    return INJECTION, CLONE
+
+
+def _rows(loaded: Loaded, sql: str) -> list[str]:
+    return sorted(repr(r) for r in loaded.ch.query(sql))  # repr: NaN equals NaN
+
+
+HOSTILE_CASES = [
+    pytest.param(case, variable, id=f"{case.id}-{variable}")
+    for case in CASES
+    for variable in ("account",) + (() if BOARDS[case.stem].one_account else ("segment",))
+]
+
+
+@pytest.mark.parametrize(("case", "variable"), HOSTILE_CASES)
+def test_a_hostile_value_selects_only_its_own_rows(
+    loaded: Loaded, twins: tuple[str, str], case: Case, variable: str
+) -> None:
+    """The hostile account (or segment) shows exactly what its plain twin shows. Before
+    the variables were percent-encoded, `x\\' OR 1=1 -- ` made the account board's panels
+    return every account."""
+    hostile, plain = twins
+
+    def run(value: str) -> list[list[str]]:
+        base = _context(loaded, case, "all")  # All, and the board's time range
+        ctx = QueryContext.for_dashboard(
+            case.dashboard, base.start, base.end, base.interval,
+            {**base.values, variable: [value]},
+        )  # fmt: skip
+        return [_rows(loaded, expand(t["rawSql"], ctx)) for t in case.panel_json["targets"]]
+
+    got, expected = run(hostile), run(plain)
+    assert got == expected, f"{case.panel.title}: {hostile!r} does not select like {plain!r}"

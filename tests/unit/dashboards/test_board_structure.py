@@ -14,6 +14,7 @@ import yaml
 import scoring
 from streams.grafana.boards import BOARDS, QuadrantLines
 from streams.grafana.generate import ROOT, generated, stale
+from streams.grafana.macros import percent_encode
 
 BOARD_FILES = sorted((ROOT / "boards").glob("*.json"))
 DASHBOARDS = {p.stem: json.loads(p.read_text()) for p in BOARD_FILES}
@@ -91,8 +92,8 @@ def test_segment_tier_and_account_are_clickhouse_queries_on_latest_score(stem):
         v = variables[name]
         assert v["type"] == "query" and v["datasource"]["uid"] == PROVISIONED_UID
         assert "${database}.latest_score" in v["query"]
-        if v["includeAll"]:  # inserted verbatim by Grafana: must be a SQL literal
-            assert v["allValue"] == "'__all'"
+        if v["includeAll"]:  # percent-encoded by Grafana, unchanged: must stay as it is
+            assert v["allValue"] == "__all" == percent_encode(v["allValue"])
     assert variables["database"]["type"] == "constant"
     assert variables["database"]["query"] == "healthscore"
     assert variables["account"]["multi"] is (stem != "account")
@@ -153,3 +154,28 @@ def test_provider_and_compose_mounts_agree():
     volumes = compose["services"]["grafana"]["volumes"]
     assert f"./dashboards/boards:{provider['options']['path']}:ro" in volumes
     assert "./dashboards/provisioning:/etc/grafana/provisioning:ro" in volumes
+
+
+_TEMPLATE = re.compile(r"\$\{(\w+)(?::(\w+))?\}|\$(\w+)")
+
+
+@pytest.mark.parametrize("stem", list(BOARDS))
+def test_every_variable_reaches_the_sql_only_percent_encoded_inside_a_literal(stem):
+    """Values are producers' account ids and segments: `${v:singlequote}` escapes `'` but
+    not `\\`, so `x\\' OR 1=1 -- ` ended the literal. Percent-encoded, a value is only
+    `[A-Za-z0-9-_.~%]`, inside quotes, decoded by ClickHouse."""
+    dashboard = DASHBOARDS[stem]
+    constants = {v["name"] for v in dashboard["templating"]["list"] if v["type"] == "constant"}
+    queries = [t["rawSql"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    queries += [v["query"] for v in dashboard["templating"]["list"] if v["type"] == "query"]
+    seen = 0
+    for sql in queries:
+        for match in _TEMPLATE.finditer(sql):
+            name = match[1] or match[3]
+            if name.startswith("__") or name in constants:
+                continue
+            seen += 1
+            assert match[2] == "percentencode", (stem, match[0])
+            context = sql[match.start() - 20 : match.end() + 2]
+            assert context == f"decodeURLComponent('{match[0]}')", (stem, context)
+    assert seen
