@@ -17,6 +17,7 @@ import pytest
 
 import scoring
 from schemas.events import FAMILY_BY_TYPE, Family
+from streams.clickhouse.writer import RowsAbandoned
 from streams.demo.portfolio import generate
 from streams.gate import StateFlusher
 from streams.pipeline import BatchProcessor, RawRecord
@@ -33,6 +34,7 @@ class Rows:
     def __init__(self) -> None:
         self.added = self.written = 0
         self.nudged = 0
+        self.abandoned = False  # the writer gave up (the worker's shutdown budget)
 
     def snapshot(self) -> dict[str, int]:
         return {"score_history": self.added}
@@ -170,6 +172,27 @@ def test_an_undelivered_output_saves_nothing() -> None:
         h.rows.written = h.rows.added
         with pytest.raises(RuntimeError, match="not delivered"):
             await h.flusher.flush(poll=0.001)
+        assert not h.store and not h.changelog
+
+    asyncio.run(scenario())
+
+
+def test_rows_the_writer_gave_up_on_save_nothing_and_end_the_wait() -> None:
+    """At shutdown in a ClickHouse outage the writer gives up: the flush before the last
+    commit stops waiting and raises, so the consumer commits nothing (streams.transport)."""
+    records = _records(2, {})
+
+    async def scenario() -> None:
+        h = Harness()
+        futures = await h.chunk(records[:100])
+        for f in futures:
+            f.set_result(None)
+        flush = asyncio.create_task(h.flusher.flush(poll=0.001))
+        await _settle()
+        assert not flush.done()  # waiting for the rows, as long as the writer tries
+        h.rows.abandoned = True
+        with pytest.raises(RowsAbandoned, match="not committing"):
+            await asyncio.wait_for(flush, timeout=1)
         assert not h.store and not h.changelog
 
     asyncio.run(scenario())
