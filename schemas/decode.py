@@ -9,10 +9,16 @@ names the first thing that was wrong:
    version is accepted and its unknown extra fields are ignored;
 4. `type`: known, and belonging to the topic's family when one is given;
 5. the model's own field checks (pydantic).
+
+Nothing else escapes: an unexpected exception while validating one message
+becomes a `DecodeError` too (`invalid_field`), so one bad message can never
+stop a consumer. Checks on text that stands for numbers accept ASCII digits
+only (`str.isdigit` also accepts superscripts and other scripts' digits).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, cast
 
 import orjson
@@ -29,6 +35,7 @@ from schemas.events import (
 
 MAX_MESSAGE_BYTES = 16 * 1024
 SUPPORTED_MAJORS = frozenset({SCHEMA_MAJOR})
+_VERSION = re.compile(r"([0-9]{1,9})\.([0-9]{1,9})")
 
 
 def decode_event(raw: bytes | str, family: Family | None = None) -> Event:
@@ -70,6 +77,11 @@ def validate_event(data: Any, family: Family | None = None) -> Event:
         return cast(Event, model.model_validate(data))
     except ValidationError as exc:
         raise _from_validation_error(exc) from None
+    except Exception as exc:  # a validator's bug must not become the consumer's crash
+        raise DecodeError(
+            DeadLetterReason.INVALID_FIELD,
+            f"could not be validated ({type(exc).__name__}: {str(exc)[:200]})",
+        ) from None
 
 
 def _check_version(version: Any) -> None:
@@ -79,13 +91,14 @@ def _check_version(version: Any) -> None:
         raise DecodeError(
             DeadLetterReason.INVALID_FIELD, "must be a string like '1.0'", "schema_version"
         )
-    major, _, minor = version.partition(".")
-    if not (major.isdigit() and minor.isdigit()):
+    match = _VERSION.fullmatch(version)
+    if match is None:
         raise DecodeError(
             DeadLetterReason.INVALID_FIELD,
-            f"{version[:32]!r} is not MAJOR.MINOR",
+            f"{version[:32]!r} is not MAJOR.MINOR (ASCII digits)",
             "schema_version",
         )
+    major = match.group(1)
     if int(major) not in SUPPORTED_MAJORS:
         supported = ", ".join(str(m) for m in sorted(SUPPORTED_MAJORS))
         raise DecodeError(

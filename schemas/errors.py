@@ -39,6 +39,9 @@ class DeadLetterReason(StrEnum):
     WRONG_TOPIC = "wrong_topic"
     UNSUPPORTED_SCHEMA_VERSION = "unsupported_schema_version"
     KEY_MISMATCH = "key_mismatch"
+    INVALID_KEY = "invalid_key"
+    FROM_FUTURE = "from_future"
+    BACKDATED = "backdated"
     TOO_LATE = "too_late"
     PROCESSING_ERROR = "processing_error"
 

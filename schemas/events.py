@@ -8,6 +8,7 @@ version of the schema is still accepted (see `schemas.decode`).
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -24,15 +25,75 @@ MAX_TEXT_LEN = 2000
 MAX_MONEY = 1e9
 
 
+MIN_EVENT_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_EVENT_TIME = datetime(2100, 1, 1, tzinfo=UTC)
+"""An event's `ts` is in [MIN_EVENT_TIME, MAX_EVENT_TIME): the state keeps event seconds
+as unsigned 32-bit numbers, and nothing older or newer is a plausible customer event."""
+
+ACCOUNT_ID_FORBIDDEN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+"""Unicode general categories refused in an account id: control, format (zero-width and
+bidi marks), surrogate, private use, unassigned, line and paragraph separators."""
+
+ACCOUNT_ID_PATTERN = r"^[^\p{C}\p{Z}](?:[^\p{C}\p{Zl}\p{Zp}]*[^\p{C}\p{Z}])?$"
+"""The account id rule as a JSON Schema (ECMA-262, Unicode mode) pattern: no character of
+the categories above, and no separator (whitespace) first or last. The decoder checks it
+with `unicodedata`, whose Unicode version decides what is unassigned."""
+
+
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:00:00-12:00 is past year 9999 in UTC
+        raise ValueError("is out of range once converted to UTC") from None
+
+
+def _event_time(value: datetime) -> datetime:
+    if not MIN_EVENT_TIME <= value < MAX_EVENT_TIME:
+        raise ValueError(
+            f"must be from {MIN_EVENT_TIME.date()} up to (not including) {MAX_EVENT_TIME.date()}"
+        )
+    return value
+
+
+def _check_account_id(value: str) -> str:
+    """Refuse ids that look like another account's: see `ACCOUNT_ID_FORBIDDEN`."""
+    if value.isascii():
+        if not value.isprintable():
+            bad = next(c for c in value if not c.isprintable())
+            raise ValueError(f"must not contain control characters (found U+{ord(bad):04X})")
+    else:
+        for c in value:
+            category = unicodedata.category(c)
+            if category in ACCOUNT_ID_FORBIDDEN:
+                raise ValueError(
+                    f"must not contain U+{ord(c):04X} (Unicode category {category}: control, "
+                    f"format, surrogate, private-use, unassigned or line/paragraph separator)"
+                )
+    if value != value.strip():
+        raise ValueError("must not begin or end with whitespace")
+    return value
 
 
 Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_LEN)]
+AccountId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=MAX_ID_LEN,
+        json_schema_extra={"pattern": ACCOUNT_ID_PATTERN},
+    ),
+    AfterValidator(_check_account_id),
+]
 Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_LEN)]
 Text = Annotated[str, Field(max_length=MAX_TEXT_LEN)]
 Money = Annotated[float, Field(ge=0, le=MAX_MONEY, allow_inf_nan=False)]
 UtcTime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+EventTime = Annotated[
+    AwareDatetime,
+    AfterValidator(_to_utc),
+    AfterValidator(_event_time),
+    Field(description="UTC (or with an offset), from 1970-01-01 up to 2100-01-01"),
+]
 
 
 class Family(StrEnum):
@@ -76,9 +137,9 @@ class EventBase(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     event_id: Id
-    account_id: Id
-    ts: UtcTime
-    schema_version: Annotated[str, Field(pattern=r"^\d{1,3}\.\d{1,3}$")] = SCHEMA_VERSION
+    account_id: AccountId
+    ts: EventTime
+    schema_version: Annotated[str, Field(pattern=r"^[0-9]{1,3}\.[0-9]{1,3}$")] = SCHEMA_VERSION
 
 
 # --- usage -------------------------------------------------------------------
