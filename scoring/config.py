@@ -14,6 +14,7 @@ from typing import Annotated
 from pydantic import Field, model_validator
 
 from scoring.config_sections import (
+    MAX_DAYS,
     Alerts,
     Churn,
     Company,
@@ -21,8 +22,8 @@ from scoring.config_sections import (
     HalfLives,
     Happiness,
     Health,
+    Ingest,
     Limits,
-    NonNegative,
     Opportunities,
     Readiness,
     Scorecard,
@@ -61,7 +62,7 @@ class ScoringConfig(Section):
 
     version: Annotated[str, Field(min_length=1, max_length=64)]
     default_segment: Annotated[str, Field(min_length=1)]
-    allowed_lateness_hours: NonNegative
+    allowed_lateness_hours: Annotated[float, Field(ge=0, le=24 * MAX_DAYS, allow_inf_nan=False)]
     shadow_scorecard: str | None
     windows: Windows
     half_lives_days: HalfLives
@@ -79,6 +80,7 @@ class ScoringConfig(Section):
     alerts: Alerts
     emit: Emit
     limits: Limits
+    ingest: Ingest
 
     @model_validator(mode="after")
     def _scorecards_known(self) -> ScoringConfig:

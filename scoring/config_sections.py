@@ -3,6 +3,12 @@
 No defaults here on purpose: `default_config.yaml` is the one place default
 values live. Cross-field rules (ordered thresholds, non-zero weights) are
 checked where the fields are, so errors name the section.
+
+Every number has a range that keeps the arithmetic finite and the state
+bounded: a weight of 1e308 would overflow a sum into NaN, a lateness of
+1e308 hours overflows `timedelta`, and a snapshot every 1e-9 days grows the
+state without end. The ranges are wide (ten years of days, weights up to
+1000) so that no sensible config is refused.
 """
 
 from __future__ import annotations
@@ -16,12 +22,25 @@ from schemas.events import Tier
 from schemas.outputs import Severity
 from scoring.names import SIGNALS
 
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+MAX_DAYS = 3660.0
+"""Ten years: the longest window, half-life, horizon or cool-down accepted."""
+
 Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 Signed = Annotated[float, Field(ge=-1, le=1, allow_inf_nan=False)]
-Finite = Annotated[float, Field(allow_inf_nan=False)]
 Count = Annotated[int, Field(ge=1, le=100_000)]
+Days = Annotated[float, Field(gt=0, le=MAX_DAYS, allow_inf_nan=False)]
+HalfLife = Annotated[float, Field(ge=0.01, le=MAX_DAYS, allow_inf_nan=False)]
+"""Days; below ~15 minutes a decayed counter is zero by the next event."""
+Weight = Annotated[float, Field(ge=0, le=1000, allow_inf_nan=False)]
+"""A relative weight (weights are normalised by their sum)."""
+Penalty = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+"""A penalty per unit on a 0..1 (or -1..1) scale."""
+Rate = Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)]
+"""A positive norm or target (per user per day, per month ...)."""
+Cost = Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)]
+"""Money per hour."""
+Coefficient = Annotated[float, Field(ge=-100, le=100, allow_inf_nan=False)]
+"""Log-odds per unit of signal."""
 
 
 class Section(BaseModel):
@@ -34,56 +53,56 @@ def _check_weights(weights: dict[str, float], where: str) -> None:
 
 
 class Windows(Section):
-    breadth_days: Positive
-    active_user_days: Positive
-    recent_milestone_days: Positive
-    strong_nps_days: Positive
+    breadth_days: Days
+    active_user_days: Days
+    recent_milestone_days: Days
+    strong_nps_days: Days
 
 
 class HalfLives(Section):
-    usage_short: Positive
-    usage_long: Positive
-    tickets_short: Positive
-    tickets_baseline: Positive
-    escalations: Positive
-    reopenings: Positive
-    nps: Positive
-    csat: Positive
-    feedback: Positive
-    cost: Positive
-    sponsor: Positive
-    meetings: Positive
+    usage_short: HalfLife
+    usage_long: HalfLife
+    tickets_short: HalfLife
+    tickets_baseline: HalfLife
+    escalations: HalfLife
+    reopenings: HalfLife
+    nps: HalfLife
+    csat: HalfLife
+    feedback: HalfLife
+    cost: HalfLife
+    sponsor: HalfLife
+    meetings: HalfLife
 
 
 class Usage(Section):
     catalog_features: Count
     plan_features: dict[str, Count]
-    depth_norm_per_user_per_day: Positive
+    depth_norm_per_user_per_day: Rate
     user_registers: Annotated[int, Field(ge=8, le=4096)]
     max_features: Annotated[int, Field(ge=1, le=1024)]
 
 
 class HappinessWeights(Section):
-    nps: NonNegative
-    csat: NonNegative
-    support: NonNegative
-    feedback: NonNegative
+    nps: Weight
+    csat: Weight
+    support: Weight
+    feedback: Weight
 
 
 class PriorityWeights(Section):
-    low: NonNegative
-    normal: NonNegative
-    high: NonNegative
-    urgent: NonNegative
+    low: Weight
+    normal: Weight
+    high: Weight
+    urgent: Weight
 
 
 class Happiness(Section):
     weights: HappinessWeights
     ticket_priority_weights: PriorityWeights
-    ticket_prior_per_month: NonNegative
-    escalation_penalty: NonNegative
-    reopening_penalty: NonNegative
-    open_ticket_penalty: NonNegative
+    ticket_prior_per_month: Annotated[float, Field(ge=0, le=1000, allow_inf_nan=False)]
+    escalation_penalty: Penalty
+    reopening_penalty: Penalty
+    open_ticket_penalty: Penalty
     open_ticket_cap: Annotated[int, Field(ge=0, le=1000)]
     band_thresholds: tuple[Signed, Signed, Signed, Signed]
 
@@ -96,61 +115,61 @@ class Happiness(Section):
 
 
 class CompanyWeights(Section):
-    margin: NonNegative
-    payment: NonNegative
+    margin: Weight
+    payment: Weight
 
 
 class Company(Section):
     weights: CompanyWeights
-    support_cost_per_hour: NonNegative
-    csm_cost_per_hour: NonNegative
+    support_cost_per_hour: Cost
+    csm_cost_per_hour: Cost
     base_cost_share: Share
-    failed_invoice_penalty: NonNegative
+    failed_invoice_penalty: Penalty
 
 
 class ClarityWeights(Section):
-    goals: NonNegative
-    milestones: NonNegative
+    goals: Weight
+    milestones: Weight
 
 
 class PriorityParts(Section):
-    sponsor: NonNegative
-    meetings: NonNegative
-    onboarding: NonNegative
-    velocity: NonNegative
+    sponsor: Weight
+    meetings: Weight
+    onboarding: Weight
+    velocity: Weight
 
 
 class Seniority(Section):
-    executive: NonNegative
-    manager: NonNegative
-    individual: NonNegative
+    executive: Weight
+    manager: Weight
+    individual: Weight
 
 
 class Success(Section):
     goal_target: Count
     milestone_target: Count
     clarity_weights: ClarityWeights
-    overdue_penalty: NonNegative
-    ttfv_target_days: Positive
+    overdue_penalty: Penalty
+    ttfv_target_days: Days
     ttfv_weight: Share
     priority_weights: PriorityParts
     sponsor_seniority: Seniority
-    sponsor_norm: Positive
-    meetings_per_month_target: Positive
+    sponsor_norm: Rate
+    meetings_per_month_target: Rate
 
 
 class Scorecard(Section):
     """Health weights of one segment; they need not sum to 1 (they are normalised)."""
 
-    feature_breadth: NonNegative
-    feature_depth: NonNegative
-    velocity: NonNegative
-    adoption: NonNegative
-    milestone_completion: NonNegative
-    customer_happiness: NonNegative
-    company_happiness: NonNegative
-    goal_clarity: NonNegative
-    priority: NonNegative
+    feature_breadth: Weight
+    feature_depth: Weight
+    velocity: Weight
+    adoption: Weight
+    milestone_completion: Weight
+    customer_happiness: Weight
+    company_happiness: Weight
+    goal_clarity: Weight
+    priority: Weight
 
     @model_validator(mode="after")
     def _not_all_zero(self) -> Scorecard:
@@ -192,12 +211,12 @@ class SuccessQuadrantConfig(Section):
 
 
 class Tiers(Section):
-    must_have_ltv: Positive
-    want_to_have_ltv: Positive
+    must_have_ltv: Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False)]
+    want_to_have_ltv: Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False)]
     hysteresis_ratio: Annotated[float, Field(ge=0, lt=1)]
-    max_lifetime_months: Positive
-    seat_uplift: NonNegative
-    expansion_milestone_uplift: NonNegative
+    max_lifetime_months: Annotated[float, Field(gt=0, le=1200, allow_inf_nan=False)]
+    seat_uplift: Penalty
+    expansion_milestone_uplift: Penalty
 
     @model_validator(mode="after")
     def _ordered(self) -> Tiers:
@@ -212,21 +231,24 @@ class Opportunities(Section):
 
 
 class Coefficients(Section):
-    intercept: Finite
-    feature_breadth: Finite
-    feature_depth: Finite
-    velocity: Finite
-    adoption: Finite
-    milestone_completion: Finite
-    customer_happiness: Finite
-    company_happiness: Finite
-    goal_clarity: Finite
-    priority: Finite
+    intercept: Coefficient
+    feature_breadth: Coefficient
+    feature_depth: Coefficient
+    velocity: Coefficient
+    adoption: Coefficient
+    milestone_completion: Coefficient
+    customer_happiness: Coefficient
+    company_happiness: Coefficient
+    goal_clarity: Coefficient
+    priority: Coefficient
+
+
+MAX_WAITING_SNAPSHOTS = 366
 
 
 class Churn(Section):
-    horizon_days: Positive
-    snapshot_interval_days: Positive
+    horizon_days: Annotated[float, Field(ge=1, le=MAX_DAYS, allow_inf_nan=False)]
+    snapshot_interval_days: Annotated[float, Field(ge=1, le=MAX_DAYS, allow_inf_nan=False)]
     learning_rate: Annotated[float, Field(gt=0, le=10)]
     l2: Annotated[float, Field(ge=0, le=1)]
     version_every: Count
@@ -238,6 +260,11 @@ class Churn(Section):
     def _interval_fits(self) -> Churn:
         if self.snapshot_interval_days > self.horizon_days:
             raise ValueError("snapshot_interval_days must not exceed horizon_days")
+        if self.horizon_days / self.snapshot_interval_days > MAX_WAITING_SNAPSHOTS:
+            raise ValueError(
+                f"horizon_days / snapshot_interval_days must be at most {MAX_WAITING_SNAPSHOTS} "
+                f"(the snapshots of an account waiting for their outcome)"
+            )
         return self
 
 
@@ -255,7 +282,7 @@ class AlertKind(Section):
 
     enabled: bool
     severity: Severity
-    cooldown_days: NonNegative
+    cooldown_days: Annotated[float, Field(ge=0, le=MAX_DAYS, allow_inf_nan=False)]
     min_tier: Tier
 
 
@@ -301,6 +328,18 @@ class Alerts(Section):
 class Emit(Section):
     """When a score is published (StepResult.emit): see docs/scoring.md, "Emission"."""
 
-    health_change: NonNegative
+    health_change: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
     churn_risk_change: Share
-    heartbeat_hours: Positive
+    heartbeat_hours: Annotated[float, Field(ge=1 / 60, le=24 * MAX_DAYS, allow_inf_nan=False)]
+
+
+class Ingest(Section):
+    """Time sanity at ingest (`streams.pipeline`): see docs/operations.md, "Trust boundary"."""
+
+    max_future_skew_hours: Annotated[float, Field(ge=0, le=24 * 366, allow_inf_nan=False)]
+    """An event more than this ahead of its Kafka record's timestamp is `from_future`."""
+    new_account_max_age_days: (
+        Annotated[float, Field(gt=0, le=10 * MAX_DAYS, allow_inf_nan=False)] | None
+    )
+    """An event of an account without state older than its record's timestamp minus this is
+    `backdated`; None (the default) lets a new account start at any time: backfills."""
