@@ -16,6 +16,15 @@ alerts are published, and the score of every event the core marks `emit`
 (`scoring.emission`): the decision is made per event, so the outputs are the
 same however the records are batched. No arithmetic here: every number
 comes from `scoring`.
+
+Nothing a producer sends escapes as an exception: whatever goes wrong with
+one record (decoding, its key, its time, scoring it) becomes a dead letter
+with the reason and the field, and the batch goes on. Keys are strict UTF-8.
+Event times are checked against the Kafka record's timestamp (`ingest` in
+the scoring config): an event too far ahead of it is `from_future`, and,
+when `new_account_max_age_days` is set, an event of an account without
+state too far behind it is `backdated` (see docs/operations.md, "Trust
+boundary").
 """
 
 from __future__ import annotations
@@ -63,6 +72,17 @@ class RawRecord:
     offset: int
     key: bytes | None
     value: bytes | None
+    timestamp: int | None = None
+    """Milliseconds since the epoch, as aiokafka's ConsumerRecord.timestamp; None (or a
+    negative value, Kafka's "no timestamp") skips the time checks that need it."""
+
+
+def record_seconds(record: Record) -> float | None:
+    """The record's Kafka timestamp in seconds, or None when it has none."""
+    ms = getattr(record, "timestamp", None)
+    if ms is None or ms < 0:
+        return None
+    return float(ms) / 1000.0
 
 
 @dataclass(slots=True)
@@ -216,10 +236,20 @@ class BatchProcessor:
             except DecodeError as exc:
                 out.dead_letters.append(self.dead_letter(record, exc))
                 continue
+            except Exception as exc:  # whatever one record does, the worker goes on
+                log.exception("accepting the record at %s:%s failed", record.topic, record.offset)
+                error = DecodeError(
+                    DeadLetterReason.PROCESSING_ERROR,
+                    f"accepting the record failed: {type(exc).__name__}: {exc}",
+                )
+                out.dead_letters.append(self.dead_letter(record, error))
+                continue
             by_account.setdefault(event.account_id, []).append((record, event))
 
         model = self.model()
         family_index = FAMILY_INDEX
+        max_age_days = self.config.ingest.new_account_max_age_days
+        max_age = None if max_age_days is None else max_age_days * 86400.0
         for account_id, items in by_account.items():
             state, positions = self._load(account_id, load)
             moved = list(positions)
@@ -231,6 +261,11 @@ class BatchProcessor:
                     continue
                 moved[i], moved[i + 1] = record.partition, record.offset
                 changed = True
+                if max_age is not None and state.clock.events_applied == 0:
+                    error = self._backdated(record, event, max_age)
+                    if error is not None:
+                        out.dead_letters.append(self.dead_letter(record, error, event))
+                        continue
                 try:  # a duplicate comes back as such however old: only new events are late
                     step = scoring.process(state, event, self.config, model)
                 except scoring.TooLateError:
@@ -283,7 +318,17 @@ class BatchProcessor:
         if record.value is None:
             raise DecodeError(DeadLetterReason.INVALID_JSON, "empty message (null value)")
         event = decode_event(record.value, self.families_by_topic.get(record.topic))
-        key = record.key.decode("utf-8", "replace") if record.key is not None else None
+        key = None
+        if record.key is not None:
+            try:  # strict: with "replace", b"\xff" and b"\xfe" would both read as U+FFFD
+                key = record.key.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DecodeError(
+                    DeadLetterReason.INVALID_KEY,
+                    f"the message key is not valid UTF-8 (byte {exc.start}: "
+                    f"{record.key[exc.start : exc.start + 1]!r})",
+                    "key",
+                ) from None
         if key != event.account_id:
             raise DecodeError(
                 DeadLetterReason.KEY_MISMATCH,
@@ -291,7 +336,35 @@ class BatchProcessor:
                 f"partition; key is {key!r}, account_id is {event.account_id!r}",
                 "account_id",
             )
+        received = record_seconds(record)
+        if received is not None:
+            skew = self.config.ingest.max_future_skew_hours
+            ahead = event.ts.timestamp() - received
+            if ahead > skew * 3600.0:
+                raise DecodeError(
+                    DeadLetterReason.FROM_FUTURE,
+                    f"event time {event.ts.isoformat()} is {ahead / 3600.0:.1f} hours ahead of "
+                    f"the record's timestamp {_iso(received)}; the allowed clock skew is "
+                    f"{skew:g} hours (ingest.max_future_skew_hours)",
+                    "ts",
+                )
         return event
+
+    def _backdated(self, record: Record, event: Event, max_age: float) -> DecodeError | None:
+        """Why the first events of a new account may not start so far back, if they may not."""
+        received = record_seconds(record)
+        if received is None:
+            return None
+        age = received - event.ts.timestamp()
+        if age <= max_age:
+            return None
+        return DecodeError(
+            DeadLetterReason.BACKDATED,
+            f"event time {event.ts.isoformat()} is {age / 86400.0:.1f} days before the "
+            f"record's timestamp {_iso(received)}, and a new account's history may start at "
+            f"most {max_age / 86400.0:g} days back (ingest.new_account_max_age_days)",
+            "ts",
+        )
 
     def dead_letter(
         self, record: Record, error: DecodeError, event: Event | None = None
@@ -311,3 +384,7 @@ class BatchProcessor:
             event_id=event.event_id if event else None,
             account_id=event.account_id if event else None,
         )
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat()
