@@ -6,7 +6,15 @@ event time (stable), runs `scoring.process` per event while the churn
 model learns from the examples it yields, and writes ScoreRecords as JSONL:
 one per account every `cadence` of event time (if given), then the final
 score of every account. A bad record never stops the run: it is counted,
-and the first few are reported with their line (or row) number.
+and the first few are reported with their line (or row) number, reason and
+field. That holds for any exception while decoding or scoring one record.
+
+The file's clock is `now` (`--now`, default the wall clock): an event more
+than the scoring config's `ingest.max_future_skew_hours` ahead of it is a
+bad record (`from_future`), as the worker refuses an event that far ahead
+of its Kafka record. The bound on a new account's history
+(`ingest.new_account_max_age_days`) does not apply: a file is a backfill,
+and its records carry no time of arrival to measure the age against.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from typing import Any
 
 import scoring
 from schemas.decode import decode_event, validate_event
-from schemas.errors import DecodeError
+from schemas.errors import DeadLetterReason, DecodeError
 from schemas.events import MODEL_BY_TYPE, Event
 from streams.errors import StreamsError
 
@@ -39,6 +47,7 @@ class BadLine:
     """1-based line number (JSONL) or row number (Parquet)."""
     reason: str
     detail: str
+    field: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +71,17 @@ class ScoreFileSummary:
             f"(config {self.config_version}, churn model {self.model_version}, "
             f"{self.examples_learned} examples learned)",
         ]
-        lines += [f"  line {b.line}: {b.reason}: {b.detail}" for b in self.bad_samples]
+        lines += [
+            f"  line {b.line}: {b.reason}{f' ({b.field})' if b.field else ''}: {b.detail}"
+            for b in self.bad_samples
+        ]
         if self.bad_lines > len(self.bad_samples):
             lines.append(f"  ... and {self.bad_lines - len(self.bad_samples)} more bad records")
         return "\n".join(lines)
+
+
+def _unexpected(exc: Exception) -> DecodeError:
+    return DecodeError(DeadLetterReason.PROCESSING_ERROR, f"{type(exc).__name__}: {str(exc)[:200]}")
 
 
 def _jsonl_records(path: Path) -> Iterator[tuple[int, Event | DecodeError]]:
@@ -77,6 +93,8 @@ def _jsonl_records(path: Path) -> Iterator[tuple[int, Event | DecodeError]]:
                 yield number, decode_event(line)
             except DecodeError as exc:
                 yield number, exc
+            except Exception as exc:  # one record never stops the run
+                yield number, _unexpected(exc)
 
 
 def _clean_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -108,6 +126,8 @@ def _parquet_records(path: Path) -> Iterator[tuple[int, Event | DecodeError]]:
                 yield number, validate_event(_clean_row(row))
             except DecodeError as exc:
                 yield number, exc
+            except Exception as exc:  # one record never stops the run
+                yield number, _unexpected(exc)
 
 
 def read_events(path: Path) -> Iterator[tuple[int, Event | DecodeError]]:
@@ -125,22 +145,38 @@ def score_file(
     config_path: Path | None = None,
     cadence: timedelta | None = None,
     progress: Progress | None = None,
+    now: datetime | None = None,
 ) -> ScoreFileSummary:
-    """Score every event of `events_path` and write ScoreRecords (JSONL) to `out_path`."""
+    """Score every event of `events_path` and write ScoreRecords (JSONL) to `out_path`.
+
+    `now` is the file's clock for the `from_future` check (default: the wall clock)."""
     config = scoring.load_config(config_path)
     model = scoring.default_churn_model(config)
-    events: list[Event] = []
+    latest = (now or datetime.now(UTC)) + timedelta(hours=config.ingest.max_future_skew_hours)
+    events: list[tuple[int, Event]] = []
     bad: list[BadLine] = []
     bad_count = read = 0
+
+    def refuse(number: int, error: DecodeError) -> None:
+        nonlocal bad_count
+        bad_count += 1
+        if len(bad) < MAX_BAD_SAMPLES:
+            bad.append(BadLine(number, error.reason.value, error.detail[:200], error.field))
+
     for number, item in read_events(Path(events_path)):
         read += 1
         if isinstance(item, DecodeError):
-            bad_count += 1
-            if len(bad) < MAX_BAD_SAMPLES:
-                bad.append(BadLine(number, item.reason.value, item.detail[:200]))
+            refuse(number, item)
+        elif item.ts > latest:
+            detail = (
+                f"event time {item.ts.isoformat()} is more than "
+                f"{config.ingest.max_future_skew_hours:g} hours ahead of the file's clock "
+                f"{latest.isoformat()} (--now; ingest.max_future_skew_hours)"
+            )
+            refuse(number, DecodeError(DeadLetterReason.FROM_FUTURE, detail, "ts"))
         else:
-            events.append(item)
-    events.sort(key=lambda e: e.ts)  # stable: ties keep file order
+            events.append((number, item))
+    events.sort(key=lambda e: e[1].ts)  # stable: ties keep file order
 
     states: dict[str, scoring.AccountState] = {}
     last: dict[str, scoring.StepResult] = {}
@@ -148,10 +184,18 @@ def score_file(
     applied = duplicates = written = learned = 0
     total = len(events)
     with Path(out_path).open("wb") as out:
-        for done, event in enumerate(events, start=1):
-            step = scoring.process(states.get(event.account_id), event, config, model)
+        for done, (number, event) in enumerate(events, start=1):
             if progress is not None and (done % PROGRESS_EVERY == 0 or done == total):
                 progress(done, total)
+            try:
+                step = scoring.process(states.get(event.account_id), event, config, model)
+            except scoring.TooLateError:
+                detail = "older than the allowed lateness behind this account's newest event"
+                refuse(number, DecodeError(DeadLetterReason.TOO_LATE, detail, "ts"))
+                continue
+            except Exception as exc:  # one event never stops the run
+                refuse(number, _unexpected(exc))
+                continue
             if step.score is None:
                 duplicates += 1
                 continue
@@ -200,6 +244,17 @@ def parse_cadence(text: str) -> timedelta:
     return value
 
 
+def parse_now(text: str) -> datetime:
+    """An ISO date or date-time (UTC when it has no offset) as an aware datetime."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid time {text!r}: use an ISO date or time, e.g. 2026-03-01T12:00:00Z"
+        ) from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 def build_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add `score-file` to the `healthscore` CLI (`subparsers` from add_subparsers())."""
     p: argparse.ArgumentParser = subparsers.add_parser(
@@ -209,6 +264,12 @@ def build_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("events", type=Path, help="events: .jsonl (one per line) or .parquet")
     p.add_argument("--out", type=Path, required=True, help="where to write the scores (JSONL)")
     p.add_argument("--config", type=Path, help="scoring config YAML (default: packaged)")
+    p.add_argument(
+        "--now",
+        type=parse_now,
+        help="the file's clock, ISO date or time (default: now): events more than "
+        "ingest.max_future_skew_hours ahead of it are refused as from_future",
+    )
     p.add_argument(
         "--cadence",
         type=parse_cadence,
@@ -225,7 +286,9 @@ def _print_progress(done: int, total: int) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run `score-file` from parsed arguments; print the summary to stderr."""
-    summary = score_file(args.events, args.out, args.config, args.cadence, _print_progress)
+    summary = score_file(
+        args.events, args.out, args.config, args.cadence, _print_progress, args.now
+    )
     print(summary.describe(), file=sys.stderr)
     if summary.records_read and not summary.events_applied:
         return 1

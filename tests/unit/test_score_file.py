@@ -132,3 +132,84 @@ def test_cli_hook(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert args.func(args) == 0
     assert "22 events applied" in capsys.readouterr().err
     assert len(_records(out)) > 1
+
+
+def test_poison_lines_are_bad_lines_naming_the_field_and_the_cli_does_not_die(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 22 item 1: these used to end `score-file` with a traceback."""
+    lines = GOLDEN.read_bytes().splitlines()
+    base = orjson.loads(lines[0])
+    poison = [
+        {**base, "event_id": "p1", "schema_version": "\u00b2.0"},
+        {**base, "event_id": "p2", "ts": "9999-12-31T23:00:00-12:00"},
+        {**base, "event_id": "p3", "account_id": "acct-golden\u200b"},
+    ]
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"\n".join([lines[0], *map(orjson.dumps, poison), lines[1]]) + b"\n")
+    from streams.cli import main
+
+    code = main(["score-file", str(events), "--out", str(tmp_path / "out.jsonl")])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "Traceback" not in err
+    assert "2 events applied" in err and "3 bad" in err
+    summary = sf.score_file(events, tmp_path / "out2.jsonl")
+    assert [(b.line, b.reason) for b in summary.bad_samples] == [
+        (2, "invalid_field"),
+        (3, "invalid_field"),
+        (4, "invalid_field"),
+    ]
+    assert [b.field for b in summary.bad_samples] == ["schema_version", "ts", "account_id"]
+    assert "line 3: invalid_field (ts): " in summary.describe()
+
+
+def test_events_ahead_of_the_files_clock_are_from_future(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    lines = GOLDEN.read_bytes().splitlines()
+    base = orjson.loads(lines[0])
+    ahead = {**base, "event_id": "f1", "ts": "2099-01-01T00:00:00Z"}
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"\n".join([*lines, orjson.dumps(ahead)]) + b"\n")
+    summary = sf.score_file(events, tmp_path / "out.jsonl")  # the wall clock
+    assert [(b.line, b.reason) for b in summary.bad_samples] == [(23, "from_future")]
+    assert summary.events_applied == 22
+    # the file's clock is --now: before the golden events, all of them are from the future
+    early = sf.score_file(events, tmp_path / "o.jsonl", now=datetime(2026, 1, 1, tzinfo=UTC))
+    assert early.events_applied == 0 and early.bad_lines == 23
+    late = sf.score_file(events, tmp_path / "o.jsonl", now=datetime(2099, 1, 1, tzinfo=UTC))
+    assert late.events_applied == 23 and late.bad_lines == 0
+
+
+def test_a_failure_scoring_one_event_is_a_bad_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = sf.scoring.process
+
+    def flaky(state, event, *args):  # type: ignore[no-untyped-def]
+        if event.event_id == "golden-002":
+            raise ZeroDivisionError("scoring bug")
+        return real(state, event, *args)
+
+    monkeypatch.setattr(sf.scoring, "process", flaky)
+    summary = sf.score_file(GOLDEN, tmp_path / "out.jsonl")
+    assert summary.events_applied == 21
+    assert [(b.line, b.reason) for b in summary.bad_samples] == [(2, "processing_error")]
+    assert "scoring bug" in summary.bad_samples[0].detail
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-03-01T00:00:00Z", "2026-03-01T00:00:00+00:00"),
+        ("2026-03-01", "2026-03-01T00:00:00+00:00"),
+    ],
+)
+def test_parse_now(text: str, expected: str) -> None:
+    assert sf.parse_now(text).isoformat() == expected
+
+
+def test_parse_now_refuses_nonsense() -> None:
+    with pytest.raises(argparse.ArgumentTypeError):
+        sf.parse_now("yesterday")
