@@ -48,6 +48,7 @@ def _to_utc(value: datetime) -> datetime:
 
 
 def _event_time(value: datetime) -> datetime:
+    value = _to_utc(value)
     if not MIN_EVENT_TIME <= value < MAX_EVENT_TIME:
         raise ValueError(
             f"must be from {MIN_EVENT_TIME.date()} up to (not including) {MAX_EVENT_TIME.date()}"
@@ -90,7 +91,6 @@ Money = Annotated[float, Field(ge=0, le=MAX_MONEY, allow_inf_nan=False)]
 UtcTime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 EventTime = Annotated[
     AwareDatetime,
-    AfterValidator(_to_utc),
     AfterValidator(_event_time),
     Field(description="UTC (or with an offset), from 1970-01-01 up to 2100-01-01"),
 ]

@@ -238,11 +238,11 @@ class BatchProcessor:
                 continue
             except Exception as exc:  # whatever one record does, the worker goes on
                 log.exception("accepting the record at %s:%s failed", record.topic, record.offset)
-                error = DecodeError(
+                failed = DecodeError(
                     DeadLetterReason.PROCESSING_ERROR,
                     f"accepting the record failed: {type(exc).__name__}: {exc}",
                 )
-                out.dead_letters.append(self.dead_letter(record, error))
+                out.dead_letters.append(self.dead_letter(record, failed))
                 continue
             by_account.setdefault(event.account_id, []).append((record, event))
 
@@ -262,12 +262,14 @@ class BatchProcessor:
                 moved[i], moved[i + 1] = record.partition, record.offset
                 changed = True
                 if max_age is not None and state.clock.events_applied == 0:
-                    error = self._backdated(record, event, max_age)
-                    if error is not None:
-                        out.dead_letters.append(self.dead_letter(record, error, event))
+                    backdated = self._backdated(record, event, max_age)
+                    if backdated is not None:
+                        out.dead_letters.append(self.dead_letter(record, backdated, event))
                         continue
                 try:  # a duplicate comes back as such however old: only new events are late
                     step = scoring.process(state, event, self.config, model)
+                    # built only for the emitted steps, and part of scoring the event
+                    score = step.score if step.emit and not step.duplicate else None
                 except scoring.TooLateError:
                     out.dead_letters.append(
                         self.dead_letter(
@@ -301,7 +303,6 @@ class BatchProcessor:
                 out.applied += 1
                 state = step.state
                 if step.emit:
-                    score = step.score  # built only for the emitted steps
                     assert score is not None
                     out.scores.append(score)
                 if step.transitions:

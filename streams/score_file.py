@@ -189,6 +189,7 @@ def score_file(
                 progress(done, total)
             try:
                 step = scoring.process(states.get(event.account_id), event, config, model)
+                score = step.score  # built here, so that a failure is this event's
             except scoring.TooLateError:
                 detail = "older than the allowed lateness behind this account's newest event"
                 refuse(number, DecodeError(DeadLetterReason.TOO_LATE, detail, "ts"))
@@ -196,7 +197,7 @@ def score_file(
             except Exception as exc:  # one event never stops the run
                 refuse(number, _unexpected(exc))
                 continue
-            if step.score is None:
+            if score is None:
                 duplicates += 1
                 continue
             applied += 1
@@ -208,7 +209,7 @@ def score_file(
             if cadence is not None:
                 previous = written_at.get(event.account_id)
                 if previous is None or event.ts - previous >= cadence:
-                    out.write(step.score.model_dump_json().encode() + b"\n")
+                    out.write(score.model_dump_json().encode() + b"\n")
                     written_at[event.account_id] = event.ts
                     written += 1
         for step in last.values():

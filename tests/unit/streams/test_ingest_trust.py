@@ -109,6 +109,33 @@ def test_a_failure_scoring_one_event_stays_a_processing_error_dead_letter(monkey
     assert out.applied == 1
 
 
+def test_a_failure_building_the_emitted_score_is_a_processing_error_dead_letter(monkeypatch):
+    real = scoring.process
+
+    class ScoreFails:
+        duplicate = False
+        emit = True
+
+        def __init__(self, step: Any) -> None:
+            self.step = step
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.step, name)
+
+        @property
+        def score(self) -> Any:
+            raise ValueError("health is NaN")
+
+    def process(state: Any, event: Any, *args: Any) -> Any:
+        step = real(state, event, *args)
+        return ScoreFails(step) if event.account_id == "bad" else step
+
+    monkeypatch.setattr(pipeline.scoring, "process", process)
+    out = run([record(feature("bad", 0, NOW), 0), record(feature("ok", 0, NOW), 1)])
+    assert reasons(out) == {0: ("processing_error", None)}
+    assert out.applied == 1 and [s.account_id for s in out.scores] == ["ok"]
+
+
 # --- identity ----------------------------------------------------------------------------
 
 
