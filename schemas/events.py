@@ -34,10 +34,21 @@ ACCOUNT_ID_FORBIDDEN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 """Unicode general categories refused in an account id: control, format (zero-width and
 bidi marks), surrogate, private use, unassigned, line and paragraph separators."""
 
-ACCOUNT_ID_PATTERN = r"^[^\p{C}\p{Z}](?:[^\p{C}\p{Zl}\p{Zp}]*[^\p{C}\p{Z}])?$"
-"""The account id rule as a JSON Schema (ECMA-262, Unicode mode) pattern: no character of
-the categories above, and no separator (whitespace) first or last. The decoder checks it
-with `unicodedata`, whose Unicode version decides what is unassigned."""
+_FORBIDDEN_BMP = (
+    r"\u0000-\u001f\u007f-\u009f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2"
+    r"\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ue000-\uf8ff\ufeff\ufff9-\ufffb"
+)
+ACCOUNT_ID_PATTERN = (
+    rf"^[^\s{_FORBIDDEN_BMP}](?:[^{_FORBIDDEN_BMP}]*[^\s{_FORBIDDEN_BMP}])?(?![\s\S])"
+)
+"""The account id rule as a JSON Schema pattern, in the syntax common to ECMA-262 and
+Python's `re`: the characters of `ACCOUNT_ID_FORBIDDEN` in the Basic Multilingual Plane, as
+ranges, and no whitespace first or last; it ends in `(?![\s\S])`, not `$`, which in
+Python also matches before a final newline. Surrogates are left out (a JavaScript validator
+without the `u` flag sees every character beyond the BMP as two of them), and so are
+unassigned code points and the few format and private-use characters beyond the BMP: the
+decoder refuses those too, and is authoritative (a test checks that both agree on every
+other BMP character)."""
 
 
 def _to_utc(value: datetime) -> datetime:

@@ -128,6 +128,31 @@ def test_a_lone_surrogate_in_an_account_id_is_refused():
     assert info.value.field == "account_id"
 
 
+def test_the_json_schema_pattern_agrees_with_the_decoder_on_every_bmp_character():
+    """Except surrogates and unassigned code points, which only the decoder refuses."""
+    import re
+    import unicodedata
+
+    from schemas.events import ACCOUNT_ID_PATTERN
+
+    pattern = re.compile(ACCOUNT_ID_PATTERN)
+    disagree = []
+    for cp in range(0x10000):
+        c = chr(cp)
+        if unicodedata.category(c) in {"Cs", "Cn"}:
+            continue
+        for account_id in (f"a{c}b", f"{c}b", f"a{c}", c):
+            in_schema = pattern.search(account_id) is not None
+            try:
+                validate_event({**FEATURE, "account_id": account_id})
+                accepted = True
+            except DecodeError:
+                accepted = False
+            if in_schema != accepted:
+                disagree.append((hex(cp), account_id, in_schema, accepted))
+    assert disagree == []
+
+
 # --- every field of every event type, hostile values ----------------------------------
 
 DIGITS = "0123456789\u00b2\u00b3\u00b9\u0660\u0661\u06f1\u0967\uff11\u2070\u2460\U0001d7ce"
