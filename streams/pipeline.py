@@ -259,13 +259,15 @@ class BatchProcessor:
                 if moved[i] == record.partition and record.offset <= moved[i + 1]:
                     out.duplicates += 1  # delivered again (a crash before the commit)
                     continue
-                moved[i], moved[i + 1] = record.partition, record.offset
-                changed = True
                 if max_age is not None and state.clock.events_applied == 0:
+                    # before the position moves: refused again if delivered again, it leaves
+                    # no state behind for an account id that never had an event
                     backdated = self._backdated(record, event, max_age)
                     if backdated is not None:
                         out.dead_letters.append(self.dead_letter(record, backdated, event))
                         continue
+                moved[i], moved[i + 1] = record.partition, record.offset
+                changed = True
                 try:  # a duplicate comes back as such however old: only new events are late
                     step = scoring.process(state, event, self.config, model)
                     # built only for the emitted steps, and part of scoring the event

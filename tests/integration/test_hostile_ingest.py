@@ -122,3 +122,45 @@ def test_poison_messages_become_dead_letters_and_the_worker_loses_nothing(
         in_clickhouse = ch.query(f"SELECT uniqExact(account_id) FROM {db}.latest_score")[0][0]
     assert table == Counter(reason for _m, reason, _f in hostile.values())
     assert in_clickhouse == ACCOUNTS
+
+
+def test_a_new_accounts_backdated_history_is_refused_by_the_worker_when_configured(
+    kafka_bootstrap, tmp_path
+):
+    """Issue 22 item 4, ingest side: with `ingest.new_account_max_age_days` set, a producer
+    cannot fabricate months of history for new accounts; the bound is measured against the
+    Kafka record timestamps the worker receives, and accounts with state are not affected."""
+    config = tmp_path / "scoring.yaml"
+    config.write_text('version: "test-backdated"\ningest: {new_account_max_age_days: 7}\n')
+    pipeline = Pipeline.create(kafka_bootstrap, tmp_path, HEALTHSCORE_SCORING_CONFIG=str(config))
+    topic = pipeline.topic(Family.USAGE)
+    now = datetime.now(UTC).replace(microsecond=0)
+    fabricated = [
+        feature(f"fake-{a}", d, now - timedelta(days=120 - d)) for a in range(20) for d in range(5)
+    ]
+    real = [
+        feature(f"real-{a}", d, now - timedelta(days=3 - d)) for a in range(20) for d in range(3)
+    ]
+    messages = [(topic, str(e["account_id"]).encode(), orjson.dumps(e)) for e in fabricated + real]
+
+    with pipeline.worker() as worker:
+        asyncio.run(send_all(kafka_bootstrap, messages))
+        done = 0
+        for _ in range(240):
+            done, _all = asyncio.run(
+                group_progress(kafka_bootstrap, pipeline.settings.app_id, [topic])
+            )
+            if done >= len(messages) or not worker.running:
+                break
+            time.sleep(0.5)
+        assert worker.running and done == len(messages), worker.log_tail()
+        letters = pipeline.read_output(
+            "dead-letters", lambda m: len(m) >= len(fabricated), timeout=60
+        )
+    assert Counter((d["reason"], d["field"]) for d in letters) == Counter(
+        {("backdated", "ts"): len(fabricated)}
+    )
+    states = changelog_states(kafka_bootstrap, pipeline.settings.app_id)
+    assert {a: s.clock.events_applied for a, s in states.items()} == {
+        f"real-{a}": 3 for a in range(20)
+    }

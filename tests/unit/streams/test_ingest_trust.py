@@ -249,3 +249,14 @@ def test_only_new_accounts_are_bounded_by_age():
 def test_backfills_are_accepted_with_the_default_config():
     out = run([record(feature("hist", i, NOW - timedelta(days=900 - i)), i) for i in range(3)])
     assert out.applied == 3 and out.dead_letters == []
+
+
+def test_a_refused_new_account_leaves_no_state_behind():
+    cfg = config(new_account_max_age_days=7)
+    processor = BatchProcessor(cfg, {t: f for f, t in TOPIC.items()}, lambda: MODEL)
+    store: dict[str, bytes] = {}
+    old = NOW - timedelta(days=30)
+    out = processor.run(
+        [record(feature(f"fake-{i}", 0, old), i) for i in range(10)], store.get, store.__setitem__
+    )
+    assert len(out.dead_letters) == 10 and store == {}
