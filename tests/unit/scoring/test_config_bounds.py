@@ -99,3 +99,49 @@ def test_the_new_account_bound_can_be_set_and_turned_off():
     assert config_from_mapping(with_value(("ingest", "new_account_max_age_days"), 7)).ingest
     off = config_from_mapping(with_value(("ingest", "new_account_max_age_days"), None))
     assert off.ingest.new_account_max_age_days is None
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {("allowed_lateness_hours",): 87_840},
+        {("scorecards", "default", s): 1000 for s in ("adoption", "velocity", "priority")},
+        {("happiness", "weights", "nps"): 1000, ("company", "weights", "margin"): 1000},
+        {("churn", "horizon_days"): 366, ("churn", "snapshot_interval_days"): 1},
+        {("half_lives_days", "usage_short"): 0.01, ("emit", "heartbeat_hours"): 1 / 60},
+        {
+            ("churn", "coefficients", "customer_happiness"): 100,
+            ("churn", "coefficients", "intercept"): -100,
+        },
+    ],
+    ids=lambda c: ",".join(dotted(k) for k in c),
+)
+def test_values_at_the_bounds_score_to_finite_numbers(changes):
+    """The other side of the ranges: what they let through keeps scoring finite."""
+    import math
+    from pathlib import Path
+
+    from schemas.decode import decode_event
+    from scoring import default_churn_model, process
+
+    data = packaged_defaults()
+    for path, value in changes.items():
+        data = _set(data, path, value)
+    config = config_from_mapping(data)
+    model = default_churn_model(config)
+    golden = Path(__file__).resolve().parents[2] / "fixtures" / "golden_events.jsonl"
+    state = None
+    for line in golden.read_bytes().splitlines():
+        step = process(state, decode_event(line), config, model)
+        state = step.state
+        assert step.score is not None
+        assert math.isfinite(step.score.health) and 0 <= step.score.health <= 100
+        assert math.isfinite(step.score.churn_risk)
+
+
+def _set(data: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
+    node = data
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = value
+    return data
