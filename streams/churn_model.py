@@ -348,8 +348,8 @@ class ChurnLearnerTask:
         await self.send(self.models_topic, version_key(model.version), value)
         await self.send(self.models_topic, CURRENT, value)
         self.stats["versions"] += 1
-        log.info("churn learner: published model %s (%d examples learned)",
-                 model.version, model.updates)  # fmt: skip
+        log.info("churn learner: published model %s (%d examples learned; %s)",
+                 model.version, model.updates, self.stats)  # fmt: skip
 
     async def _checkpoint(self, learner: scoring.ChurnLearner) -> None:
         replay_from = self.pending_offsets[0] if self.pending_offsets else self.next_offset
