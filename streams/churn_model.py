@@ -39,6 +39,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
 import scoring
+import scoring.names
 from streams.clickhouse.rows import TRACK_RECORD_COLUMNS, track_record_row
 from streams.clickhouse.writer import ClickHouseWriter
 from streams.settings import Settings
@@ -287,6 +288,12 @@ class ChurnLearnerTask:
     async def resume(self, consumer: AIOKafkaConsumer, tp: TopicPartition) -> None:
         """This worker now owns the learner: start from the last checkpoint."""
         models = await read_models(self.settings, self.models_topic)
+        consumer.seek(tp, self.start_from(models))
+
+    def start_from(self, models: dict[bytes, bytes]) -> int:
+        """Take over from the checkpoint in `models` (the models topic's last records);
+        returns the examples offset to read from (a window before the checkpoint's replay
+        offset, only remembered, so duplicates of older examples are still recognised)."""
         model, replay_from = None, 0
         if (value := models.get(CHECKPOINT)) is not None:
             model, replay_from = decode_checkpoint(value)
@@ -300,9 +307,9 @@ class ChurnLearnerTask:
         self.replay_from = self.next_offset = replay_from
         self.pending_offsets.clear()
         self.seen = _Seen(SEEN_WINDOW)
-        consumer.seek(tp, max(0, replay_from - SEEN_WINDOW))
         log.info("churn learner: this worker owns it now; model %s, examples from offset %d",
                  self.learner.model.version, replay_from)  # fmt: skip
+        return max(0, replay_from - SEEN_WINDOW)
 
     def revoke(self) -> None:
         if self.learner is not None:
@@ -461,3 +468,79 @@ def register_churn_model(
         if learner.learner is not None:
             log.info("churn learner: model %s, pending=%d %s", learner.learner.model.version,
                      learner.learner.pending, learner.stats)  # fmt: skip
+
+
+# --- `healthscore model` ---------------------------------------------------------------
+
+
+def _fmt(value: float | None, spec: str = ".3f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def format_report(
+    models: dict[bytes, bytes],
+    config: scoring.ScoringConfig,
+    pin: str | None = None,
+    version: str | None = None,
+) -> str:
+    """What `healthscore model` prints: the version workers score with (or `version`), its
+    coefficients, the published versions and the track record, from the models topic."""
+    feed = ModelFeed(config, pin)
+    for key, value in models.items():
+        if key != CURRENT:
+            feed.apply(key, value)
+    if CURRENT in models:  # last, as the topic's newest record
+        feed.apply(CURRENT, models[CURRENT])
+    published = sorted(
+        (k[len(VERSION_PREFIX) :].decode(errors="replace") for k in models
+         if k.startswith(VERSION_PREFIX)),
+        key=lambda v: (len(v), v),
+    )  # fmt: skip
+    lines = []
+    if version is not None:
+        value = models.get(version_key(version))
+        if value is None and version != feed.default.version:
+            return f"no model version {version} on the topic (published: {', '.join(published)})"
+        model = scoring.ChurnModel.from_bytes(value) if value else feed.default
+        lines.append(f"churn model {model.version}")
+    else:
+        model = feed.model
+        if feed.pin is not None:
+            how = f"pinned by HEALTHSCORE_CHURN_MODEL_PIN={pin}"
+            if not feed.pin_found:
+                how += " (NOT PUBLISHED: workers refuse to start)"
+        elif model is feed.default:
+            how = "no model published yet: the config's default coefficients"
+        else:
+            how = "the newest published version"
+        lines.append(f"workers score with churn model {model.version} ({how})")
+    lines.append(f"learned from {model.updates} examples (scoring config {model.config_version})")
+    lines.append(f"published versions: {', '.join(published) or 'none'}")
+    names = scoring.names.SIGNALS if len(model.coefficients) == len(scoring.names.SIGNALS) else [
+        f"feature_{i}" for i in range(len(model.coefficients))
+    ]  # fmt: skip
+    lines.append("coefficients (log-odds per unit of feature):")
+    lines.append(f"  {'intercept':<24}{model.intercept:+.3f}")
+    lines.extend(f"  {n:<24}{b:+.3f}" for n, b in zip(names, model.coefficients, strict=True))
+    track = orjson.loads(models[TRACK]) if TRACK in models else []
+    if not track:
+        lines.append("track record: no outcomes observed yet")
+        return "\n".join(lines)
+    lines.append(f"track record (computed {track[-1]['computed_at']}; AUC and calibration "
+                 "against observed outcomes, per version that made the predictions):")  # fmt: skip
+    lines.append(f"  {'version':<24}{'examples':>9}{'churned':>9}{'auc':>7}{'prev':>7}"
+                 f"{'mean p':>8}{'observed':>9}  flag")  # fmt: skip
+    for r in track:
+        flag = "AUC FELL" if r["auc_fell"] else ""
+        lines.append(
+            f"  {r['model_version']:<24}{r['examples']:>9}{r['positives']:>9}"
+            f"{_fmt(r['auc']):>7}{_fmt(r['auc_previous']):>7}{_fmt(r['mean_predicted']):>8}"
+            f"{_fmt(r['observed_rate']):>9}  {flag}"
+        )
+    return "\n".join(lines)
+
+
+def model_report(settings: Settings, version: str | None = None) -> str:
+    config = scoring.load_config(settings.scoring_config)
+    models = asyncio.run(read_models(settings, settings.topic("churn-models")))
+    return format_report(models, config, settings.churn_model_pin, version)
