@@ -10,6 +10,7 @@ published (the `current` record of the churn-models topic).
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import subprocess
 import sys
@@ -33,6 +34,7 @@ from tests.integration.harness import Pipeline
 pytestmark = pytest.mark.integration
 
 ACCOUNTS, DAYS, SEED, PARTITIONS = 100, 40, 5, 4
+PROBE_ACCOUNTS = 2 * PARTITIONS
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -89,13 +91,22 @@ def _current(pipeline: Pipeline) -> scoring.ChurnModel | None:
     return None if value is None else scoring.ChurnModel.from_bytes(value)
 
 
-def _learn(pipeline: Pipeline, workers: list[WorkerProcess]) -> scoring.ChurnModel:
-    """Produce the portfolio, wait until it is committed and the learner has settled (the
-    published version no longer moves); returns the newest published model."""
-    events = list(generate(accounts=ACCOUNTS, days=DAYS, seed=SEED, start=START))
+def _learn(
+    pipeline: Pipeline,
+    workers: list[WorkerProcess],
+    events: list[dict[str, Any]] | None = None,
+    total: int | None = None,
+    beyond: int = 0,
+) -> scoring.ChurnModel:
+    """Produce the portfolio (or `events`), wait until `total` input records are committed
+    and the learner has settled (the published version no longer moves); returns the
+    newest published model (one that learned more than `beyond` examples)."""
+    if events is None:
+        events = list(generate(accounts=ACCOUNTS, days=DAYS, seed=SEED, start=START))
     _produce(pipeline, events)
     topics = list(pipeline.settings.input_topics.values())
-    wait_committed(pipeline.bootstrap, pipeline.settings.app_id, topics, len(events), workers, 120)
+    target = total if total is not None else len(events)
+    wait_committed(pipeline.bootstrap, pipeline.settings.app_id, topics, target, workers, 150)
     last, since = None, time.monotonic()
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -103,7 +114,7 @@ def _learn(pipeline: Pipeline, workers: list[WorkerProcess]) -> scoring.ChurnMod
         version = model.version if model else None
         if version != last:
             last, since = version, time.monotonic()
-        elif model is not None and time.monotonic() - since > 4:
+        elif model is not None and model.updates > beyond and time.monotonic() - since > 4:
             return model
         time.sleep(0.5)
     raise AssertionError(f"the learner did not settle: {last}\n" + workers[0].log_tail())
@@ -113,7 +124,7 @@ def _probe_events(tag: str, day: int) -> tuple[list[str], list[dict[str, Any]]]:
     """Two new accounts per input partition, each started and using a feature."""
     accounts: list[str] = []
     i = 0
-    while len(accounts) < 2 * PARTITIONS:
+    while len(accounts) < PROBE_ACCOUNTS:
         name = f"probe-{tag}-{i}"
         i += 1
         part = (murmur2(name.encode()) & 0x7FFFFFFF) % PARTITIONS
@@ -154,9 +165,23 @@ def _group_workers(pipeline: Pipeline, tmp_path: Path, names: str) -> list[Worke
     ]
 
 
+def _owns_learner(worker: WorkerProcess) -> bool:
+    return "churn learner: this worker owns it" in worker.log_path.read_text(errors="replace")
+
+
+def _renamed(events: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
+    """The same portfolio as other accounts (new account and event ids)."""
+    return [
+        {**e, "account_id": prefix + e["account_id"], "event_id": prefix + e["event_id"]}
+        for e in events
+    ]
+
+
 def test_two_workers_in_one_group_score_with_the_same_published_model_version(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
+    """Then the worker that owns the learner is killed: the other takes the learner over
+    from its checkpoint and goes on publishing versions, which scores use."""
     pipeline = _pipeline(kafka_bootstrap, tmp_path)
     workers = _group_workers(pipeline, tmp_path, "ab")
     try:
@@ -165,17 +190,28 @@ def test_two_workers_in_one_group_score_with_the_same_published_model_version(
         applied = [counters(w)[1] for w in workers]
         assert all(n > 0 for n in applied), f"the group did not split the work: {applied}"
         versions = _probe_versions(pipeline, "two", DAYS + 1)
-        owners = [w for w in workers if "churn learner: this worker owns it" in
-                  w.log_path.read_text(errors="replace")]  # fmt: skip
+        owners = [w for w in workers if _owns_learner(w)]
+        assert len(owners) == 1, "exactly one worker of the group must own the learner"
+        owner = owners[0]
+        survivor = next(w for w in workers if w is not owner)
+        owner.kill()
+        more = _renamed(list(generate(accounts=ACCOUNTS, days=DAYS, seed=SEED, start=START)), "b-")
+        total = 2 * len(more) + 2 * PROBE_ACCOUNTS  # the two portfolios and the probes
+        later = _learn(pipeline, [survivor], more, total=total, beyond=model.updates)
+        took_over = _owns_learner(survivor)
+        after = _probe_versions(pipeline, "after", DAYS + 2)
     finally:
         for w in workers:
             w.stop()
     default = scoring.default_churn_model(scoring.load_config(fast_learning_config(tmp_path)))
     print(f"\ntwo workers: applied {applied}; published {model.version} after "
-          f"{model.updates} examples; probe versions {sorted(set(versions.values()))}")  # fmt: skip
+          f"{model.updates} examples; probe versions {sorted(set(versions.values()))}; after "
+          f"the owner's kill: {later.version} after {later.updates}")  # fmt: skip
     assert model.version != default.version and model.updates > 0
     assert set(versions.values()) == {model.version}, versions
-    assert len(owners) == 1, "exactly one worker of the group must own the learner"
+    assert took_over, survivor.log_tail()
+    assert later.updates > model.updates
+    assert set(after.values()) == {later.version}, after
 
 
 @pytest.fixture(scope="module")
@@ -301,3 +337,25 @@ def test_a_pinned_version_is_the_one_scores_use_and_an_unknown_pin_stops_the_wor
     finally:
         bogus.stop()
     assert "no-such-version: no such model version" in bogus.log_path.read_text()
+
+
+def test_healthscore_model_prints_the_version_its_coefficients_and_its_record(
+    learned: dict[str, Any],
+) -> None:
+    pipeline: Pipeline = learned["pipeline"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "model"],
+        env={**os.environ, **pipeline.env},
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    text = proc.stdout.decode()
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    print("\n" + text)
+    newest = learned["model"]
+    assert f"workers score with churn model {newest.version} (the newest" in text
+    assert f"{newest.intercept:+.3f}" in text and "customer_happiness" in text
+    track = orjson.loads(learned["models"][TRACK])
+    assert "track record (computed" in text
+    assert all(r["model_version"] in text for r in track)
