@@ -129,7 +129,7 @@ async def _read_to_end(
     tp: TopicPartition,
     into: dict[bytes, bytes],
     timeout: float,
-    apply: Callable[[bytes, bytes], None] | None = None,
+    apply: Callable[[bytes, bytes], object] | None = None,
 ) -> dict[bytes, bytes]:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -498,10 +498,10 @@ def format_report(
     )  # fmt: skip
     lines = []
     if version is not None:
-        value = models.get(version_key(version))
-        if value is None and version != feed.default.version:
+        found = models.get(version_key(version))
+        if found is None and version != feed.default.version:
             return f"no model version {version} on the topic (published: {', '.join(published)})"
-        model = scoring.ChurnModel.from_bytes(value) if value else feed.default
+        model = scoring.ChurnModel.from_bytes(found) if found else feed.default
         lines.append(f"churn model {model.version}")
     else:
         model = feed.model
