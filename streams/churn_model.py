@@ -31,6 +31,7 @@ import ssl
 import struct
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -351,7 +352,9 @@ class ChurnLearnerTask:
             await self._checkpoint(learner)
 
     async def _publish_version(self, model: scoring.ChurnModel) -> None:
-        value = model.to_bytes()
+        # without its track record: scoring does not need it, and every worker reads every
+        # version at start (the record is in the checkpoint and under the `track` key)
+        value = replace(model, track={}).to_bytes()
         await self.send(self.models_topic, version_key(model.version), value)
         await self.send(self.models_topic, CURRENT, value)
         self.stats["versions"] += 1
