@@ -4,6 +4,7 @@ publishing, checkpoint and takeover, and the report of `healthscore model`."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import re
 import tempfile
@@ -211,3 +212,26 @@ def test_the_report_names_the_version_its_coefficients_and_its_record():
     assert f"churn model {first} (pinned" in pinned
     assert "NOT PUBLISHED" in format_report(topic.last, CONFIG, pin="nope")
     assert "default coefficients" in format_report({}, CONFIG)
+
+
+def test_a_version_whose_auc_fell_is_flagged_in_its_track_record_rows():
+    """Predictions of version m0 rank churners first; those of m1 rank them last."""
+    exs = []
+    for i, ex in enumerate(examples(300)):
+        good = i < 150
+        right = 0.8 if ex.churned else 0.2
+        predicted = right if good else 1 - right
+        version = f"{CONFIG.version}+m{0 if good else 1}"
+        exs.append(dataclasses.replace(ex, predicted=predicted, model_version=version))
+    topic, writer = Topic(), Writer()
+    t = task(topic, writer)
+    t.start_from({})
+    feed_all(t, records(exs))
+    _, columns, rows = writer.rows[-1]
+    got = {r[0]: (r[columns.index("auc")], r[columns.index("auc_previous")],
+                  r[columns.index("auc_fell")]) for r in rows}  # fmt: skip
+    assert got[f"{CONFIG.version}+m0"] == (1.0, None, 0)
+    assert got[f"{CONFIG.version}+m1"] == (0.0, 1.0, 1)
+    track = {r["model_version"]: r["auc_fell"] for r in orjson.loads(topic.last[TRACK])}
+    assert track == {f"{CONFIG.version}+m0": False, f"{CONFIG.version}+m1": True}
+    assert "AUC FELL" in format_report(topic.last, CONFIG)
