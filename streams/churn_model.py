@@ -120,6 +120,8 @@ async def read_models(settings: Settings, topic: str, timeout: float = 30.0) -> 
     consumer = AIOKafkaConsumer(enable_auto_commit=False, **kafka_kwargs(settings))
     await consumer.start()
     try:
+        if topic not in await consumer.topics():
+            return {}  # no worker has run yet
         return await _read_to_end(consumer, TopicPartition(topic, 0), {}, timeout)
     finally:
         await consumer.stop()
