@@ -283,9 +283,6 @@ class ChurnLearnerTask:
             self.config,
             model,
             min_per_class=self.settings.churn_min_per_class,
-            max_pending=max(
-                scoring.churn_learner.MAX_PENDING, 2 * self.settings.churn_min_per_class
-            ),
         )
 
     async def resume(self, consumer: AIOKafkaConsumer, tp: TopicPartition) -> None:

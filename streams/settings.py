@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     )
     """Score with this published model version only ("default": the config's coefficients)."""
     churn_min_per_class: int = Field(
-        20, ge=1, le=100_000, validation_alias=_env("HEALTHSCORE_CHURN_MIN_PER_CLASS")
+        20, ge=1, le=10_000, validation_alias=_env("HEALTHSCORE_CHURN_MIN_PER_CLASS")
     )
     churn_auc_drop: float = Field(
         0.05, ge=0, le=1, allow_inf_nan=False, validation_alias=_env("HEALTHSCORE_CHURN_AUC_DROP")
