@@ -166,7 +166,10 @@ def _group_workers(pipeline: Pipeline, tmp_path: Path, names: str) -> list[Worke
 
 
 def _owns_learner(worker: WorkerProcess) -> bool:
-    return "churn learner: this worker owns it" in worker.log_path.read_text(errors="replace")
+    """Whether the worker owns the learner now (a rebalance may have moved it since)."""
+    text = worker.log_path.read_text(errors="replace")
+    owns, handed = text.rfind("churn learner: this worker owns it"), text.rfind("handed over")
+    return owns > handed
 
 
 def _renamed(events: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
