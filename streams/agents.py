@@ -1,5 +1,8 @@
 """The scoring agent: batches of raw records through the pipeline into the sinks.
 
+The labelled churn examples a batch yields go out with its other outputs, to the
+churn-examples topic; the deployment's one learner reads them (`streams.churn_model`).
+
 With a webhook URL, alerts are also posted to a Slack-compatible webhook by a
 task of the app (`streams.webhook`); scoring never waits for it.
 """
@@ -16,7 +19,6 @@ import faust
 from faust.types import TP
 from mode import CrashingSupervisor
 
-import scoring
 from streams.gate import StateFlusher
 from streams.gcpolicy import GcPolicy
 from streams.pipeline import BatchOutput, BatchProcessor
@@ -49,49 +51,21 @@ class Counters:
         self.alerts += len(out.alerts)
 
 
-@dataclass
-class ChurnModelHolder:
-    """The worker's churn model, learning from the outcomes it observes.
-
-    Outcomes arrive lopsided: a cancellation labels its snapshots at once,
-    survival only once the horizon (90 days) has passed. Learning from one
-    class alone drives every prediction toward it, so examples wait until
-    both classes have `min_per_class`, then are learned together (the wait is
-    bounded by `max_pending`, oldest dropped first).
-    """
-
-    model: scoring.ChurnModel
-    min_per_class: int = 20
-    max_pending: int = 20_000
-    pending: list[scoring.LabelledExample] = field(default_factory=list)
-
-    def get(self) -> scoring.ChurnModel:
-        return self.model
-
-    def learn(self, examples: list[scoring.LabelledExample]) -> None:
-        self.pending.extend(examples)
-        if len(self.pending) > self.max_pending:
-            del self.pending[: len(self.pending) - self.max_pending]
-        churned = sum(1 for e in self.pending if e.churned)
-        if min(churned, len(self.pending) - churned) >= self.min_per_class:
-            self.model = scoring.learn(self.model, self.pending)
-            self.pending.clear()
-
-
 def register_scoring_agent(
     app: BatchingApp,
     topics: Topics,
     table: faust.Table,
     processor: BatchProcessor,
     sink: OutputSink,
-    churn: ChurnModelHolder,
+    model_ready: asyncio.Event | None = None,
     webhook_url: str | None = None,
     chunk_records: int = 500,
     gc_policy: GcPolicy | None = None,
 ) -> Counters:
     """The scoring agent and its progress timer; with `webhook_url` (a secret: never
     logged), alerts also go to that Slack-compatible webhook; with `gc_policy`, its
-    collection counts go on the progress line (`streams.gcpolicy`)."""
+    collection counts go on the progress line (`streams.gcpolicy`). With `model_ready`, no
+    record is scored before it is set: the churn model is loaded (`streams.churn_model`)."""
     counters = Counters()
     if webhook_url:
         register_alert_webhook(app, sink, AlertWebhook(webhook_url))
@@ -132,6 +106,9 @@ def register_scoring_agent(
         e.g. the compacted scores topic, rather than broker defaults)."""
         for topic in topics.outputs:
             await topic.maybe_declare()
+        if model_ready is not None and not model_ready.is_set():
+            log.info("waiting for the churn model before scoring")
+            await model_ready.wait()
 
     # A crash of this agent crashes the worker (CrashingSupervisor): the process
     # exits, and a restart resumes from committed offsets. Restarting only the
@@ -148,7 +125,6 @@ def register_scoring_agent(
             for start in range(0, len(records), chunk_records):
                 async with flusher.chunk():
                     out = processor.score(records[start : start + chunk_records], load)
-                    churn.learn(out.examples)
                     flusher.track(await sink.publish(out))
                 counters.add(out)
 

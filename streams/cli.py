@@ -33,6 +33,14 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model(args: argparse.Namespace) -> int:
+    from streams.churn_model import model_report
+    from streams.settings import load_settings
+
+    print(model_report(load_settings(), args.version))
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from streams.demo.run import run_demo
 
@@ -88,6 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("migrate", help="create or upgrade the ClickHouse tables (idempotent)")
     p.set_defaults(func=_migrate)
+
+    p = sub.add_parser(
+        "model",
+        help="print the churn model workers score with, its coefficients and its track record",
+    )
+    p.add_argument("--version", help="show this published version's coefficients instead")
+    p.set_defaults(func=_model)
 
     p = sub.add_parser(
         "demo", help="start local Kafka + embedded ClickHouse and score a synthetic portfolio"

@@ -74,6 +74,21 @@ class Settings(BaseSettings):
     web_port: int = Field(6066, ge=0, le=65535, validation_alias=_env("HEALTHSCORE_WEB_PORT"))
     web_enabled: bool = Field(False, validation_alias=_env("HEALTHSCORE_WEB_ENABLED"))
 
+    # the churn model (streams.churn_model; docs/operations.md, The churn model)
+    churn_model_pin: str | None = Field(
+        None, max_length=200, validation_alias=_env("HEALTHSCORE_CHURN_MODEL_PIN")
+    )
+    """Score with this published model version only ("default": the config's coefficients)."""
+    churn_min_per_class: int = Field(
+        20, ge=1, le=10_000, validation_alias=_env("HEALTHSCORE_CHURN_MIN_PER_CLASS")
+    )
+    churn_auc_drop: float = Field(
+        0.05, ge=0, le=1, allow_inf_nan=False, validation_alias=_env("HEALTHSCORE_CHURN_AUC_DROP")
+    )
+    churn_auc_min_examples: int = Field(
+        50, ge=1, le=10_000_000, validation_alias=_env("HEALTHSCORE_CHURN_AUC_MIN_EXAMPLES")
+    )
+
     # ClickHouse
     clickhouse_url: SecretStr | None = Field(None, validation_alias=_env("CLICKHOUSE_URL"))
     clickhouse_database: str = Field(
@@ -100,7 +115,7 @@ class Settings(BaseSettings):
         None, validation_alias=_env("HEALTHSCORE_ALERT_WEBHOOK_URL")
     )
 
-    @field_validator("alert_webhook_url", mode="before")
+    @field_validator("alert_webhook_url", "churn_model_pin", mode="before")
     @classmethod
     def _empty_is_off(cls, value: object) -> object:
         return None if value in ("", None) else value
@@ -149,6 +164,7 @@ class Settings(BaseSettings):
             else _redact_url(self.clickhouse_url.get_secret_value()),
             "database": self.clickhouse_database,
             "alert_webhook": "set" if self.alert_webhook_url else "off",
+            "churn_model_pin": self.churn_model_pin or "off",
         }
 
 

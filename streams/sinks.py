@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
+import scoring
 from streams.clickhouse.rows import (
     ALERT_COLUMNS,
     DEAD_LETTER_COLUMNS,
@@ -66,6 +67,7 @@ class OutputSink:
         self.transitions = topics.transitions.get_topic_name()
         self.alerts = topics.alerts.get_topic_name()
         self.dead_letters = topics.dead_letters.get_topic_name()
+        self.churn_examples = topics.churn_examples.get_topic_name()
 
     async def send(
         self, topic: str, key: bytes, value: bytes, partition: int | None = None
@@ -87,6 +89,14 @@ class OutputSink:
             *((self.dead_letters, d.key or d.source_topic, d) for d in out.dead_letters),
         ]
         futures = [await self.send(topic, key.encode(), encode(m)) for topic, key, m in messages]
+        for example in out.examples:  # for the deployment's churn learner (streams.churn_model)
+            futures.append(
+                await self.send(
+                    self.churn_examples,
+                    example.account_id.encode(),
+                    scoring.example_to_bytes(example),
+                )
+            )
         if out.scores:
             rows = [score_row(s) for s in out.scores]
             self.writer.add("score_history", SCORE_COLUMNS, rows)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import faust
 
 from schemas.events import Family
 from streams.settings import Settings
 from streams.transport import BATCH_CODEC
+
+EXAMPLES_RETENTION = timedelta(days=365)
 
 
 @dataclass(frozen=True)
@@ -20,10 +23,18 @@ class Topics:
     alerts: faust.TopicT
     dead_letters: faust.TopicT
     churn_examples: faust.TopicT
+    churn_models: faust.TopicT
 
     @property
     def outputs(self) -> tuple[faust.TopicT, ...]:
-        return (self.scores, self.transitions, self.alerts, self.dead_letters, self.churn_examples)
+        return (
+            self.scores,
+            self.transitions,
+            self.alerts,
+            self.dead_letters,
+            self.churn_examples,
+            self.churn_models,
+        )
 
 
 def declare_topics(app: faust.App, settings: Settings) -> Topics:
@@ -44,5 +55,16 @@ def declare_topics(app: faust.App, settings: Settings) -> Topics:
         transitions=app.topic(settings.topic("transitions"), **raw),
         alerts=app.topic(settings.topic("alerts"), **raw),
         dead_letters=app.topic(settings.topic("dead-letters"), **raw),
-        churn_examples=app.topic(settings.topic("churn-examples"), partitions=1, **raw),
+        # labelled examples from every worker, for the deployment's one learner: one
+        # partition, so one consumer in the learner's group owns it (streams.churn_model);
+        # kept long enough for a new owner to replay what the last checkpoint lacks
+        churn_examples=app.topic(
+            settings.topic("churn-examples"), partitions=1, retention=EXAMPLES_RETENTION, **raw
+        ),
+        # every published model version (key "version:<v>"), the newest ("current"), the
+        # learner's checkpoint and its track record: compacted, so each key's last value
+        # stays readable for good
+        churn_models=app.topic(
+            settings.topic("churn-models"), partitions=1, compacting=True, **raw
+        ),
     )

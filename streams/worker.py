@@ -9,8 +9,9 @@ import time
 import faust
 
 import scoring
-from streams.agents import ChurnModelHolder, Counters, register_scoring_agent
+from streams.agents import Counters, register_scoring_agent
 from streams.app import create_app
+from streams.churn_model import ModelFeed, register_churn_model
 from streams.clickhouse import ClickHouseWriter, connect, migrate
 from streams.gcpolicy import GcPolicy
 from streams.pipeline import BatchProcessor
@@ -52,9 +53,11 @@ def build(
     app = create_app(settings)
     topics = declare_topics(app, settings)
     table = declare_state_table(app, settings)
-    churn = ChurnModelHolder(scoring.default_churn_model(config))
+    # scores use the deployment's published churn model (streams.churn_model); until the
+    # feed has read the models topic, the default one, which no score is made with
+    feed = ModelFeed(config, settings.churn_model_pin)
     processor = BatchProcessor(
-        config, topics.families_by_topic, churn.get, cache_size=settings.state_cache_accounts
+        config, topics.families_by_topic, feed.get, cache_size=settings.state_cache_accounts
     )
     crashing: list[asyncio.Future[None]] = []
 
@@ -65,6 +68,7 @@ def build(
     sink = OutputSink(
         topics, writer, producer=app.producer._ensure_producer, on_failure=delivery_failed
     )
+    register_churn_model(app, topics, settings, config, sink, writer, feed)
     webhook = settings.alert_webhook_url
     counters = register_scoring_agent(
         app,
@@ -72,7 +76,7 @@ def build(
         table,
         processor,
         sink,
-        churn,
+        feed.ready,
         webhook_url=webhook.get_secret_value() if webhook else None,
         gc_policy=gc_policy,
     )

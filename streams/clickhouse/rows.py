@@ -32,7 +32,7 @@ ALERT_COLUMNS = (
 )  # fmt: skip
 TRACK_RECORD_COLUMNS = (
     "model_version", "computed_at", "examples", "positives", "auc", "brier",
-    "bin_lower", "bin_predicted", "bin_observed", "bin_count",
+    "bin_lower", "bin_predicted", "bin_observed", "bin_count", "auc_previous", "auc_fell",
 )  # fmt: skip
 DEAD_LETTER_COLUMNS = (
     "received_at", "source_topic", "partition", "offset", "key", "reason", "field", "detail",
@@ -95,8 +95,11 @@ def dead_letter_row(d: DeadLetter) -> list[Any]:
     ]  # fmt: skip
 
 
-def track_record_row(r: TrackRecordRow, computed_at: datetime) -> list[Any]:
-    """Calibration bins become parallel arrays; an empty bin's rates are NaN."""
+def track_record_row(
+    r: TrackRecordRow, computed_at: datetime, auc_previous: float | None = None, fell: bool = False
+) -> list[Any]:
+    """Calibration bins become parallel arrays; an empty bin's rates are NaN. `auc_previous`
+    and `fell`: the previous version's AUC and whether this one's fell (`scoring.auc_fell`)."""
     nan = float("nan")
     bins = r.calibration
     return [
@@ -104,5 +107,5 @@ def track_record_row(r: TrackRecordRow, computed_at: datetime) -> list[Any]:
         [b.lower for b in bins],
         [nan if b.mean_predicted is None else b.mean_predicted for b in bins],
         [nan if b.observed_rate is None else b.observed_rate for b in bins],
-        [b.examples for b in bins],
+        [b.examples for b in bins], auc_previous, int(fell),
     ]  # fmt: skip

@@ -97,15 +97,27 @@ def versions() -> Panel:
     return table(
         "Model versions",
         f"""
-        SELECT model_version, computed_at, examples, positives, auc, brier
+        SELECT model_version, computed_at, examples, positives, auc, auc_previous, auc_fell,
+               brier
         FROM {TRACK_RECORD}
         ORDER BY computed_at DESC
         """,
-        ["model_version", "computed_at", "examples", "positives", "auc", "brier"],
+        [
+            "model_version",
+            "computed_at",
+            "examples",
+            "positives",
+            "auc",
+            "auc_previous",
+            "auc_fell",
+            "brier",
+        ],
         width=12,
         height=9,
         description="The churn model's record per version against the outcomes the service "
-        "observed (cancellations, and survival past the horizon).",
+        "observed (cancellations, and survival past the horizon). `auc_fell` = 1: this "
+        "version's AUC is below the previous version's by more than HEALTHSCORE_CHURN_AUC_DROP "
+        "(roll back: docs/operations.md, The churn model).",
         units={"computed_at": "dateTimeAsIso"},
     )
 
