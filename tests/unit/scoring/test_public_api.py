@@ -12,6 +12,7 @@ import scoring
 PUBLIC = {
     "AccountState",
     "CalibrationBin",
+    "ChurnLearner",
     "ChurnModel",
     "ConfigError",
     "LabelledExample",
@@ -20,7 +21,10 @@ PUBLIC = {
     "StepResult",
     "TooLateError",
     "TrackRecordRow",
+    "auc_fell",
     "default_churn_model",
+    "example_from_bytes",
+    "example_to_bytes",
     "is_too_late",
     "learn",
     "load_config",
