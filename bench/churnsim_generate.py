@@ -7,7 +7,13 @@ that talk to the database are replaced by ones that keep the customer's account
 row, subscriptions and events in memory. The random calls are the package's, in
 the package's order, and the seeding is that of its ``run_churn_simulation``
 entry point (``random.seed(seed)`` once, ``np.random.seed(seed)`` in each
-behaviour model), so a seed gives the same set as the package's own run.
+behaviour model), so a seed gives the same set as the package's own run with the
+same library versions. Set A is not reproduced bit for bit here: with fightchurn
+1.2.0 and numpy 2.4, seed 42 gives A's account 0 exactly (every usage row and
+term) and account 1's channel, birth date, country and first plan, but account
+1's events differ from its first day on, and so does everything after it
+(presumably another numpy/LAPACK build draws the customers' behaviour rates,
+a multivariate normal, differently).
 
 Output, in OUT_DIR:
 
@@ -33,7 +39,7 @@ Defaults are those of set A: model crm5 (the package's conf/crm5.yaml over
 conf/default.yaml), 600 initial customers, 2023-01-01 to 2024-01-01. ``--acausal
 0`` turns off the random (utility-independent) churn. The script does not import
 anything of this repository, so it runs from any directory. One set takes
-several minutes on one core.
+about two minutes of CPU.
 """
 
 from __future__ import annotations
