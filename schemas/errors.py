@@ -41,6 +41,7 @@ class DeadLetterReason(StrEnum):
     KEY_MISMATCH = "key_mismatch"
     TOO_LATE = "too_late"
     PROCESSING_ERROR = "processing_error"
+    CONFLICTING_DUPLICATE = "conflicting_duplicate"
 
 
 class DecodeError(SchemaError):

@@ -10,7 +10,7 @@ from scoring.churn import ChurnModel, LabelledExample, default_churn_model, lear
 from scoring.config import ScoringConfig
 from scoring.config_load import load_config
 from scoring.engine import StepResult, is_too_late, process, process_shadow, score_state
-from scoring.errors import ConfigError, ScoringError, TooLateError
+from scoring.errors import ConfigError, ConflictingDuplicateError, ScoringError, TooLateError
 from scoring.state import AccountState, new_state
 from scoring.track import CalibrationBin, TrackRecordRow
 
@@ -19,6 +19,7 @@ __all__ = [
     "CalibrationBin",
     "ChurnModel",
     "ConfigError",
+    "ConflictingDuplicateError",
     "LabelledExample",
     "ScoringConfig",
     "ScoringError",
