@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable
-from datetime import datetime
 
 import orjson
 
@@ -142,18 +141,21 @@ def _id_key(ts: float, event_id: str, family: int) -> tuple[int, int]:
     return min(_U32, max(0, int(ts))), (id_hash(event_id) & ~3) | family
 
 
-_ENVELOPE = frozenset({"event_id", "account_id", "schema_version"})
+_ENVELOPE = ("event_id", "account_id", "schema_version")
+_TIMES = ("ts", "due", "term_end")
 
 
 def fingerprint(event: Event) -> int:
     """The content fingerprint of an event: every field but its ids and schema version
     (type and ts included), as canonical JSON, times as POSIX seconds (the same instant
     written with another offset is the same content)."""
-    content = {
-        k: v.timestamp() if isinstance(v, datetime) else v
-        for k, v in event.__dict__.items()
-        if k not in _ENVELOPE
-    }
+    content = dict(event.__dict__)
+    for name in _ENVELOPE:
+        del content[name]
+    for name in _TIMES:
+        value = content.get(name)
+        if value is not None:
+            content[name] = value.timestamp()
     return content_fingerprint(orjson.dumps(content, option=orjson.OPT_SORT_KEYS))
 
 
