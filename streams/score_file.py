@@ -129,7 +129,7 @@ def score_file(
     """Score every event of `events_path` and write ScoreRecords (JSONL) to `out_path`."""
     config = scoring.load_config(config_path)
     model = scoring.default_churn_model(config)
-    events: list[Event] = []
+    events: list[tuple[Event, int]] = []  # with its line number
     bad: list[BadLine] = []
     bad_count = read = 0
     for number, item in read_events(Path(events_path)):
@@ -139,8 +139,8 @@ def score_file(
             if len(bad) < MAX_BAD_SAMPLES:
                 bad.append(BadLine(number, item.reason.value, item.detail[:200]))
         else:
-            events.append(item)
-    events.sort(key=lambda e: e.ts)  # stable: ties keep file order
+            events.append((item, number))
+    events.sort(key=lambda e: e[0].ts)  # stable: ties keep file order
 
     states: dict[str, scoring.AccountState] = {}
     last: dict[str, scoring.StepResult] = {}
@@ -148,10 +148,16 @@ def score_file(
     applied = duplicates = written = learned = 0
     total = len(events)
     with Path(out_path).open("wb") as out:
-        for done, event in enumerate(events, start=1):
-            step = scoring.process(states.get(event.account_id), event, config, model)
+        for done, (event, number) in enumerate(events, start=1):
             if progress is not None and (done % PROGRESS_EVERY == 0 or done == total):
                 progress(done, total)
+            try:
+                step = scoring.process(states.get(event.account_id), event, config, model)
+            except scoring.ConflictingDuplicateError as exc:  # the id again, another content
+                bad_count += 1
+                if len(bad) < MAX_BAD_SAMPLES:
+                    bad.append(BadLine(number, "conflicting_duplicate", str(exc)[:200]))
+                continue
             if step.score is None:
                 duplicates += 1
                 continue
