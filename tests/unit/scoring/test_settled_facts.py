@@ -7,12 +7,19 @@ never opened, repeated settlements) does not hide a real open one.
 
 from __future__ import annotations
 
-from scoring import ChurnModel, ScoringConfig
+import random
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from schemas.events import Event
+from scoring import AccountState, ChurnModel, ScoringConfig, default_churn_model, load_config
 from scoring.decay import day_of
+from scoring.reducers.support import MAX_OPEN_TICKETS, MAX_RESOLVED_TICKETS
 from scoring.signals.company import outstanding_ids
 from scoring.signals.happiness import open_tickets
 from scoring.signals.success import overdue_ids
-from tests.unit.scoring.factory import Events, run
+from tests.unit.scoring.factory import Events, make, run
 
 
 def _alert_keys(ev: Events, config: ScoringConfig, model: ChurnModel) -> list[str]:
@@ -128,3 +135,140 @@ def test_a_resolution_that_arrives_before_its_opening_closes_the_ticket(
     state, _ = run(ev, config, model)
     assert state is not None
     assert open_tickets(state.support) == 0
+
+
+# --- properties: the status is a function of the events, whatever their order ----------
+
+CONFIG = load_config()
+MODEL = default_churn_model(CONFIG)
+PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+LATENESS_DAYS = CONFIG.allowed_lateness_hours / 24
+
+
+def _arrival(events: list[Event], rnd: random.Random) -> list[Event]:
+    """Each event may arrive up to the allowed lateness after later ones: never too late."""
+    lateness = CONFIG.lateness_seconds
+    return sorted(events, key=lambda e: e.ts.timestamp() + rnd.uniform(0, lateness))
+
+
+def _final(events: list[Event]) -> AccountState:
+    state, _ = run(events, CONFIG, MODEL)
+    assert state is not None
+    return state
+
+
+INVOICE_EVENTS = st.lists(
+    st.tuples(
+        st.sampled_from(["invoice_paid", "invoice_failed"]),
+        st.sampled_from(["I0", "I1", "I2", "I3"]),
+        st.integers(0, 40 * 8).map(lambda eighth: eighth / 8),  # days, ties included
+    ),
+    max_size=40,
+)
+
+
+@PROPERTY
+@given(INVOICE_EVENTS, st.randoms(use_true_random=False))
+def test_an_invoice_is_outstanding_when_its_newest_failure_is_newer_than_its_payments(
+    items: list[tuple[str, str, float]], rnd: random.Random
+) -> None:
+    events = [
+        make(kind, day, event_id=f"e{n}", invoice_id=invoice, amount=10.0)
+        for n, (kind, invoice, day) in enumerate(sorted(items, key=lambda i: i[2]))
+    ]
+    if not events:
+        return
+    newest: dict[tuple[str, str], float] = {}
+    for kind, invoice, day in items:
+        newest[(kind, invoice)] = max(day, newest.get((kind, invoice), -1.0))
+    expected = tuple(
+        sorted(
+            invoice
+            for (kind, invoice), day in newest.items()
+            if kind == "invoice_failed" and day > newest.get(("invoice_paid", invoice), -1.0)
+        )
+    )
+    in_order, shuffled = _final(events), _final(_arrival(events, rnd))
+    assert outstanding_ids(in_order.billing) == outstanding_ids(shuffled.billing) == expected
+    assert in_order.facts_bytes() == shuffled.facts_bytes()
+    assert not in_order.billing.failed.keys() & in_order.billing.paid.keys()
+
+
+TICKET_EVENTS = st.lists(
+    st.tuples(
+        st.sampled_from(["ticket_opened", "ticket_resolved", "ticket_reopened"]),
+        st.sampled_from(["T0", "T1", "T2", "T3", "T4"]),
+        st.integers(0, 40 * 8).map(lambda eighth: eighth / 8),
+    ),
+    max_size=40,
+)
+
+
+@PROPERTY
+@given(TICKET_EVENTS, st.randoms(use_true_random=False))
+def test_a_ticket_is_open_when_its_latest_event_opens_it(
+    items: list[tuple[str, str, float]], rnd: random.Random
+) -> None:
+    events = [
+        make(kind, day, event_id=f"e{n}", ticket_id=ticket)
+        for n, (kind, ticket, day) in enumerate(sorted(items, key=lambda i: i[2]))
+    ]
+    if not events:
+        return
+    latest: dict[str, tuple[float, bool]] = {}  # (day, resolved): a resolution wins a tie
+    for kind, ticket, day in items:
+        latest[ticket] = max(latest.get(ticket, (-1.0, False)), (day, kind == "ticket_resolved"))
+    expected = sum(1 for _, resolved in latest.values() if not resolved)
+    in_order, shuffled = _final(events), _final(_arrival(events, rnd))
+    assert open_tickets(in_order.support) == open_tickets(shuffled.support) == expected
+    assert in_order.facts_bytes() == shuffled.facts_bytes()
+
+
+FLOOD = st.lists(
+    st.tuples(
+        st.sampled_from(
+            [
+                "ticket_opened",
+                "ticket_resolved",
+                "invoice_paid",
+                "invoice_failed",
+                "milestone_planned",
+                "milestone_completed",
+            ]
+        ),
+        st.integers(0, 200),  # the id: many more than any cap
+    ),
+    min_size=50,
+    max_size=300,
+)
+
+
+@PROPERTY
+@given(FLOOD)
+def test_floods_of_ids_stay_bounded_and_never_reopen_a_completed_milestone(
+    items: list[tuple[str, int]],
+) -> None:
+    fields = {
+        "ticket_opened": lambda i: {"ticket_id": f"t{i}"},
+        "ticket_resolved": lambda i: {"ticket_id": f"t{i}"},
+        "invoice_paid": lambda i: {"invoice_id": f"i{i}", "amount": 1.0},
+        "invoice_failed": lambda i: {"invoice_id": f"i{i}", "amount": 1.0},
+        "milestone_planned": lambda i: {"milestone_id": f"m{i}", "due": 1.0},
+        "milestone_completed": lambda i: {"milestone_id": f"m{i}"},
+    }
+    events = [
+        make(kind, n / 100, event_id=f"e{n}", **fields[kind](i))
+        for n, (kind, i) in enumerate(items)
+    ]
+    state = _final(events)
+    limits = CONFIG.limits
+    assert len(state.billing.failed) <= limits.max_invoices
+    assert len(state.billing.paid) <= limits.max_invoices
+    w = state.success
+    assert len(w.planned.keys() | w.completed.keys()) <= limits.max_milestones
+    tickets = state.support.tickets.values()
+    assert sum(t.open for t in tickets) <= MAX_OPEN_TICKETS
+    assert sum(not t.open for t in tickets) <= MAX_RESOLVED_TICKETS
+    completed = {f"m{i}" for kind, i in items if kind == "milestone_completed"}
+    assert state.clock.max_ts is not None
+    assert not set(overdue_ids(w, day_of(state.clock.max_ts) + 1)) & completed
