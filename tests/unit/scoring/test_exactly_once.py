@@ -12,8 +12,18 @@ from datetime import timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from scoring import AccountState, ChurnModel, ConflictingDuplicateError, ScoringConfig, process
+from scoring import (
+    AccountState,
+    ChurnModel,
+    ConflictingDuplicateError,
+    ScoringConfig,
+    default_churn_model,
+    load_config,
+    process,
+)
 from scoring.bounded import ID_RECORD, UNKNOWN_CONTENT, id_records
 from scoring.codec import FORMAT
 from scoring.engine import is_conflicting_duplicate, is_duplicate
@@ -133,3 +143,34 @@ def test_a_format_1_state_keeps_its_exactly_once_memory(
     after = process(state, new, config, model).state
     assert after.clock.events_applied == 11
     assert AccountState.from_bytes(after.to_bytes()) == after
+
+
+CONFIG = load_config()
+MODEL = default_churn_model(CONFIG)
+VARIANTS = [  # (type, day, fields): three contents per id
+    ("invoice_paid", 0.0, {"invoice_id": "I", "amount": 100.0}),
+    ("invoice_paid", 0.0, {"invoice_id": "I", "amount": 101.0}),
+    ("invoice_paid", 0.5, {"invoice_id": "I", "amount": 100.0}),
+    ("feature_used", 0.0, {"user_id": "u", "feature": "f"}),
+]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(0, 7), st.integers(0, len(VARIANTS) - 1)), max_size=40))
+def test_each_id_is_applied_once_and_every_repeat_is_a_duplicate_or_refused(
+    items: list[tuple[int, int]],
+) -> None:
+    state: AccountState | None = None
+    first: dict[int, int] = {}  # id -> the variant applied
+    for ident, variant in items:
+        kind, offset, fields = VARIANTS[variant]
+        event = make(kind, ident / 10 + offset, event_id=f"id-{ident}", **fields)  # within lateness
+        if ident in first and first[ident] != variant:
+            with pytest.raises(ConflictingDuplicateError):
+                process(state, event, CONFIG, MODEL)
+            continue
+        step = process(state, event, CONFIG, MODEL)
+        assert step.duplicate == (ident in first)
+        first.setdefault(ident, variant)
+        state = step.state
+    assert (state.clock.events_applied if state else 0) == len(first)
