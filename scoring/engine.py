@@ -15,11 +15,11 @@ included) is the same: `score` is None and the state is returned unchanged,
 however old the event (a redelivered batch is counted as duplicates, not as
 late). With a different content it is a conflicting duplicate: `process`
 raises ConflictingDuplicateError and the streams layer dead-letters it
-(reason `conflicting_duplicate`): it is neither applied twice nor dropped
-unseen. Lateness rule: any other event is too
-late when its ts is before the newest ts of its family minus
-`allowed_lateness`: `process` raises TooLateError for it, and the streams
-layer dead-letters it (reason `too_late`); `is_too_late` asks beforehand.
+(reason `conflicting_duplicate`): it is neither applied twice nor dropped.
+Lateness rule: any other event is too late when its ts is before the newest
+ts of its family minus `allowed_lateness`: `process` raises TooLateError for
+it, and the streams layer dead-letters it (reason `too_late`); `is_too_late`
+asks beforehand.
 """
 
 from __future__ import annotations
@@ -165,8 +165,8 @@ def _repeat(ids: bytes, key: tuple[int, int], event: Event) -> bool | None:
     found = find_id(ids, key[1])
     if found is None:
         return None
-    ts, print_ = found
-    return ts == key[0] and (print_ == UNKNOWN_CONTENT or print_ == fingerprint(event))
+    ts, remembered = found
+    return ts == key[0] and remembered in (UNKNOWN_CONTENT, fingerprint(event))
 
 
 def is_duplicate(state: AccountState, event: Event) -> bool:
@@ -259,7 +259,8 @@ def process(
         return StepResult(state, None)
     if repeat is False:
         raise ConflictingDuplicateError(
-            f"event {event.event_id!r} was applied before with another content"
+            f"event {event.event_id!r} was applied before with another content "
+            f"(another ts, type or payload); this version is not applied"
         )
     if is_too_late(state, event, config):
         raise TooLateError(f"event {event.event_id!r} is older than the allowed lateness")
