@@ -4,16 +4,19 @@ The state has two halves:
 
 * facts (`clock`, `usage`, `support`, `billing`, `success`, `evidence`):
   merged from events with order-independent operations only (integer
-  sums, max/min, last-writer-wins by (ts, id hash), top-k), so
-  the same events give the same facts in any order within the lateness
-  bound. Signals, health and churn risk are functions of the facts.
+  sums, max/min, last-writer-wins by (ts, id hash), top-k, one status per
+  invoice, milestone and ticket), so the same events give the same facts in
+  any order within the lateness bound and the caps. Signals, health and
+  churn risk are functions of the facts.
 * `memory`: what the service has already published (the last class of
   each classification, which hysteresis needs; daily health points for
   trends; churn training snapshots). It records a path, so events that
   arrive out of order may leave a different, equally valid, memory.
 
-Every container is bounded by the config `limits`, so the state size is
-bounded whatever the event volume. States are immutable: `process`
+Every container is bounded by the config `limits` (tickets by
+`scoring.reducers.support`), so the state size is bounded whatever the event
+volume; a cap forgets an invoice, milestone or ticket whole, so eviction never
+turns a settled one back into an open one. States are immutable: `process`
 returns a new one and shares unchanged parts with the old.
 """
 
