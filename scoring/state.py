@@ -197,8 +197,9 @@ class SuccessFacts:
     goals: Mapping[str, float] = field(default_factory=dict)
     planned: Mapping[str, Planned] = field(default_factory=dict)
     completed: Mapping[str, float] = field(default_factory=dict)
-    """Milestone id -> latest completion. Planned and completed milestones together are at
-    most `limits.max_milestones`, forgotten whole (`scoring.reducers.success`)."""
+    """Milestone id -> latest completion, when not older than its latest plan. Planned and
+    completed milestones together are at most `limits.max_milestones`, forgotten whole
+    (`scoring.reducers.success`)."""
     first_value_ts: float | None = None
     """Earliest milestone completion: the end of time to first value."""
     fits: Mapping[str, Stamped] = field(default_factory=dict)

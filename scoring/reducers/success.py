@@ -1,4 +1,11 @@
-"""Success reducers: goals, milestones, fits, sponsors, meetings, importance."""
+"""Success reducers: goals, milestones, fits, sponsors, meetings, importance.
+
+A milestone is completed when its newest completion is not older than its newest
+plan (a plan made after the completion reopens it), so its status is a function of
+its events in any order, and forgetting a completed milestone whole is exact for
+every newer event about it: only an older plan arriving after it was pushed out
+(more than `limits.max_milestones` newer ones within the lateness) could reopen it.
+"""
 
 from __future__ import annotations
 
@@ -42,21 +49,28 @@ def _bounded_milestones(
 
 
 def _milestone_planned(s: Scratch, e: ev.MilestonePlanned, ts: float, day: int, h: int) -> str:
+    """The newest plan wins; a plan newer than the milestone's completion reopens it."""
     w = s.success
     if newer(ts, h, w.planned.get(e.milestone_id)):
         entry = Planned(ts, h, e.due.timestamp(), e.expansion)
+        completed = w.completed
+        done = completed.get(e.milestone_id)
+        if done is not None and done < ts:
+            completed = {k: t for k, t in completed.items() if k != e.milestone_id}
         planned, completed = _bounded_milestones(
-            {**w.planned, e.milestone_id: entry}, w.completed, s.config.limits.max_milestones
+            {**w.planned, e.milestone_id: entry}, completed, s.config.limits.max_milestones
         )
         _success(s, planned=planned, completed=completed)
     return "milestones"
 
 
 def _milestone_completed(s: Scratch, e: ev.MilestoneCompleted, ts: float, day: int, h: int) -> str:
+    """The newest completion, kept when it is not older than the milestone's newest plan."""
     w = s.success
     first = ts if w.first_value_ts is None else min(w.first_value_ts, ts)
     old = w.completed.get(e.milestone_id)
-    if old is not None and old >= ts:
+    plan = w.planned.get(e.milestone_id)
+    if (old is not None and old >= ts) or (plan is not None and ts < plan.ts):
         if first != w.first_value_ts:
             _success(s, first_value_ts=first)
         return "milestones"

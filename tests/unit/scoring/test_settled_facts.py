@@ -248,6 +248,8 @@ FLOOD = st.lists(
 def test_floods_of_ids_stay_bounded_and_never_reopen_a_completed_milestone(
     items: list[tuple[str, int]],
 ) -> None:
+    """Events in time order: a milestone whose newest event is its completion is never
+    overdue, however many others pushed it out (a plan newer than it would reopen it)."""
     fields = {
         "ticket_opened": lambda i: {"ticket_id": f"t{i}"},
         "ticket_resolved": lambda i: {"ticket_id": f"t{i}"},
@@ -269,6 +271,21 @@ def test_floods_of_ids_stay_bounded_and_never_reopen_a_completed_milestone(
     tickets = state.support.tickets.values()
     assert sum(t.open for t in tickets) <= MAX_OPEN_TICKETS
     assert sum(not t.open for t in tickets) <= MAX_RESOLVED_TICKETS
-    completed = {f"m{i}" for kind, i in items if kind == "milestone_completed"}
+    last_milestone_event = {i: kind for kind, i in items if kind.startswith("milestone_")}
+    completed = {f"m{i}" for i, kind in last_milestone_event.items() if kind.endswith("completed")}
     assert state.clock.max_ts is not None
     assert not set(overdue_ids(w, day_of(state.clock.max_ts) + 1)) & completed
+
+
+def test_a_plan_newer_than_the_completion_reopens_a_milestone_in_any_order(
+    config: ScoringConfig, model: ChurnModel
+) -> None:
+    planned = make("milestone_planned", 1, event_id="p1", milestone_id="M", due=3)
+    completed = make("milestone_completed", 2, event_id="c", milestone_id="M")
+    replanned = make("milestone_planned", 2.5, event_id="p2", milestone_id="M", due=4)
+    for order in ([planned, completed, replanned], [replanned, completed, planned]):
+        state, _ = run(order, config, model)
+        assert state is not None and "M" not in state.success.completed
+        assert overdue_ids(state.success, day_of(replanned.ts.timestamp()) + 3) == ("M",)
+    state, _ = run([planned, completed], config, model)
+    assert state is not None and state.success.completed.keys() == {"M"}
