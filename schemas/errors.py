@@ -44,6 +44,7 @@ class DeadLetterReason(StrEnum):
     BACKDATED = "backdated"
     TOO_LATE = "too_late"
     PROCESSING_ERROR = "processing_error"
+    CONFLICTING_DUPLICATE = "conflicting_duplicate"
 
 
 class DecodeError(SchemaError):

@@ -11,7 +11,7 @@ from scoring.churn_learner import ChurnLearner, auc_fell, example_from_bytes, ex
 from scoring.config import ScoringConfig
 from scoring.config_load import load_config
 from scoring.engine import StepResult, is_too_late, process, process_shadow, score_state
-from scoring.errors import ConfigError, ScoringError, TooLateError
+from scoring.errors import ConfigError, ConflictingDuplicateError, ScoringError, TooLateError
 from scoring.state import AccountState, new_state
 from scoring.track import CalibrationBin, TrackRecordRow
 
@@ -21,6 +21,7 @@ __all__ = [
     "ChurnLearner",
     "ChurnModel",
     "ConfigError",
+    "ConflictingDuplicateError",
     "LabelledExample",
     "ScoringConfig",
     "ScoringError",

@@ -85,20 +85,41 @@ def short_id(ident: str) -> str:
     return ident if len(ident) <= 24 else f"{ident[:15]}~{small_hash(ident):08x}"
 
 
-ID_RECORD = 10
-"""Bytes per exactly-once key in `recent_ids`: ts second (u32) then id hash (u48), big-endian,
-so the bytes of two records compare like their (ts, hash) pairs."""
+FINGERPRINT_BYTES = 2
+"""Width of a content fingerprint: 16 bits, so a record costs 2 bytes more than the (ts, key)
+it would need without one (~150 bytes of state for the ~74 records an account keeps). A
+conflicting duplicate in the same ts second differing only in its payload goes unnoticed
+with odds of 2**-16 (and is dropped as a duplicate); one with another ts second is always
+caught."""
+
+ID_RECORD = 10 + FINGERPRINT_BYTES
+"""Bytes per exactly-once record in `recent_ids`: ts second (u32), id key (u48: the id hash
+with the event family in its two low bits), content fingerprint, big-endian, so the bytes
+of two records compare like their (ts, key, fingerprint) triples."""
+
+_KEY_AT = 4
+"""Offset of the id key in a record; its last byte (offset 9) holds the family bits."""
+_BUCKET_AT = _KEY_AT + 5
+
+UNKNOWN_CONTENT = 0
+"""The fingerprint of a record carried over from a state that kept none (format 1):
+its content is taken to be the same as any event's with the same id and ts second.
+`content_fingerprint` never returns it."""
 
 
-def id_record(ts: int, h: int) -> bytes:
-    """The `recent_ids` record of (ts second < 2**32, id hash < 2**48)."""
-    return ((ts << 48) | h).to_bytes(ID_RECORD, "big")
+def id_record(ts: int, key: int, fingerprint: int = UNKNOWN_CONTENT) -> bytes:
+    """The `recent_ids` record of (ts second < 2**32, id key < 2**48, fingerprint)."""
+    return ((((ts << 48) | key) << 8 * FINGERPRINT_BYTES) | fingerprint).to_bytes(ID_RECORD, "big")
 
 
-def id_records(ids: bytes) -> list[tuple[int, int]]:
-    """The (ts second, id hash) pairs of packed records, in order."""
+def id_records(ids: bytes) -> list[tuple[int, int, int]]:
+    """The (ts second, id key, fingerprint) triples of packed records, in order."""
     return [
-        (int.from_bytes(ids[i : i + 4], "big"), int.from_bytes(ids[i + 4 : i + ID_RECORD], "big"))
+        (
+            int.from_bytes(ids[i : i + _KEY_AT], "big"),
+            int.from_bytes(ids[i + _KEY_AT : i + _KEY_AT + 6], "big"),
+            int.from_bytes(ids[i + _KEY_AT + 6 : i + ID_RECORD], "big"),
+        )
         for i in range(0, len(ids), ID_RECORD)
     ]
 
@@ -111,6 +132,30 @@ def has_record(ids: bytes, record: bytes) -> bool:
             return True
         i = ids.find(record, i + 1)
     return False
+
+
+def find_id(ids: bytes, key: int) -> tuple[int, int] | None:
+    """(ts second, fingerprint) of the record whose id key matches `key` in all but the two
+    family bits (the same event id in any family), or None. Scans the records' bytes in C:
+    the top five bytes of the key, on a key boundary, then the sixth without its low bits."""
+    head = (key >> 8).to_bytes(5, "big")
+    tail = (key & 0xFF) >> 2
+    i = ids.find(head, _KEY_AT)
+    while i >= 0:
+        start = i - _KEY_AT
+        if start % ID_RECORD == 0 and ids[i + 5] >> 2 == tail:
+            ts = int.from_bytes(ids[start:i], "big")
+            fingerprint = int.from_bytes(ids[i + 6 : start + ID_RECORD], "big")
+            return ts, fingerprint
+        i = ids.find(head, i + 1)
+    return None
+
+
+def content_fingerprint(content: bytes) -> int:
+    """A stable fingerprint (`FINGERPRINT_BYTES`) of an event's content (its canonical bytes),
+    never `UNKNOWN_CONTENT`: the low bits of crc32, which runs in C on the hot path (any
+    16-bit fingerprint can be forged; it only has to tell honest resends apart)."""
+    return (zlib.crc32(content) & ((1 << 8 * FINGERPRINT_BYTES) - 1)) or 1
 
 
 def _insertion_point(ids: bytes, record: bytes) -> int:
@@ -132,7 +177,7 @@ def insert_recent_id(
     ids: bytes, record: bytes, cap: int, buckets: int = 1, floor: int = 0
 ) -> bytes:
     """Keep the records that are among the `cap` highest overall, or among the `floor`
-    highest of their bucket (id hash % `buckets`); ascending. `ids` and the result are
+    highest of their bucket (id key % `buckets`); ascending. `ids` and the result are
     packed `id_record`s: one bytes object, not a tuple of pairs, so that encoding it is a
     copy and the collector has nothing to scan.
 
@@ -145,7 +190,9 @@ def insert_recent_id(
     set of records offered, not on their order (property-tested).
     """
     if buckets not in _BUCKET_OF_LAST_BYTE:
-        raise ValueError("buckets must be 1, 2, 4, 8 or 16 (a bucket is read off the last byte)")
+        raise ValueError(
+            "buckets must be 1, 2, 4, 8 or 16 (a bucket is read off the key's last byte)"
+        )
     w = ID_RECORD
     size = len(ids) // w
     if (floor <= 0 or buckets <= 1) and size >= cap and record <= ids[:w]:
@@ -159,11 +206,11 @@ def insert_recent_id(
     if floor <= 0 or buckets <= 1:
         return out[cut:]
     top = out[cut:]
-    of_bucket = top[w - 1 :: w].translate(_BUCKET_OF_LAST_BYTE[buckets])
+    of_bucket = top[_BUCKET_AT::w].translate(_BUCKET_OF_LAST_BYTE[buckets])
     seen = [of_bucket.count(b) for b in range(buckets)]
     kept: list[bytes] = []
     for j in range(cut - w, -1, -w):  # descending: each bucket's next highest first
-        b = out[j + w - 1] % buckets
+        b = out[j + _BUCKET_AT] % buckets
         if seen[b] < floor:
             kept.append(out[j : j + w])
         seen[b] += 1

@@ -1,9 +1,17 @@
 """Compact orjson encoding of AccountState.
 
-Short keys, empty parts left out; the exactly-once ids (ts second u32 +
-48-bit id hash per event) and the active-user sketch registers (register
-u16 + age in days u16) packed as base64. `FORMAT` is written into every
-blob; `decode_state` refuses a format it does not know rather than guess.
+Short keys, empty parts left out; the exactly-once records (ts second u32 +
+48-bit id key + 16-bit content fingerprint per event) and the active-user sketch
+registers (register u16 + age in days u16) packed as base64. `FORMAT` is
+written into every blob; `decode_state` refuses a format it does not know
+rather than guess.
+
+Format 1 states (written before exactly-once kept a content fingerprint and
+before tickets had a status) still decode: their 10-byte id records get the
+fingerprint `UNKNOWN_CONTENT` (a repeat with the same id and ts second is a
+duplicate, with another ts a conflicting one), an invoice found both failed
+and paid keeps the status its newest event gives, and tickets start with no
+status (tickets opened before the upgrade are not counted as open).
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from scoring.bounded import ID_RECORD
+from scoring.bounded import ID_RECORD, UNKNOWN_CONTENT
 from scoring.decay import Series, day_of
 from scoring.errors import ScoringError
 from scoring.memo import memoized
@@ -32,10 +40,13 @@ from scoring.state import (
     SuccessFacts,
     SupportFacts,
     Terms,
+    Ticket,
     UsageFacts,
 )
 
-FORMAT = 1
+FORMAT = 2
+_FORMATS = (1, 2)
+_V1_ID_RECORD = 10  # ts u32, id key u48: no fingerprint
 _REGISTER = struct.Struct(">HH")  # register, days before the watermark's day
 
 
@@ -45,11 +56,15 @@ def _pack_ids(ids: bytes) -> str:
     return base64.b64encode(ids).decode()
 
 
-def _unpack_ids(text: str) -> bytes:
+def _unpack_ids(text: str, version: int) -> bytes:
     raw = base64.b64decode(text, validate=True)
-    if len(raw) % ID_RECORD:
+    width = ID_RECORD if version >= 2 else _V1_ID_RECORD
+    if len(raw) % width:
         raise ValueError(f"recent ids: {len(raw)} bytes is not a whole number of records")
-    return raw
+    if width == ID_RECORD:
+        return raw
+    unknown = UNKNOWN_CONTENT.to_bytes(ID_RECORD - _V1_ID_RECORD, "big")
+    return b"".join(raw[i : i + width] + unknown for i in range(0, len(raw), width))
 
 
 def _pack_users(users: Mapping[int, int], max_ts: float | None) -> str:
@@ -110,6 +125,7 @@ def _support_doc(s: SupportFacts) -> dict[str, Any]:
             "r": s.resolved,
             "ro": s.reopened,
             "nps": _opt(s.last_nps),
+            "tk": {k: list(v) for k, v in s.tickets.items()},
             "x": _series_doc(s.series),
         }
     )
@@ -223,36 +239,55 @@ def _money(d: Mapping[str, list[Any]]) -> dict[str, Money]:
 def decode_state(data: bytes) -> AccountState:
     try:
         doc = orjson.loads(data)
-        if doc.get("f") != FORMAT:
+        if doc.get("f") not in _FORMATS:
             raise ScoringError(f"unknown AccountState format {doc.get('f')!r}")
         return _decode(doc)
     except (AttributeError, KeyError, IndexError, TypeError, ValueError, struct.error) as exc:
         raise ScoringError(f"corrupt AccountState bytes: {exc}") from exc
 
 
+def _invoices(
+    failed: dict[str, Money], paid: dict[str, float]
+) -> tuple[dict[str, Money], dict[str, float]]:
+    """Each invoice in one of the two maps (format 1 could hold one in both): the status
+    its newest event gives, a failure newer than the payment being outstanding."""
+    for key in failed.keys() & paid.keys():
+        if paid[key] >= failed[key].ts:
+            del failed[key]
+        else:
+            del paid[key]
+    return failed, paid
+
+
 def _decode(doc: dict[str, Any]) -> AccountState:
     c, u, s, b, w, m = (doc.get(k, {}) for k in ("c", "u", "s", "b", "w", "m"))
     status = b.get("st")
+    failed, paid = _invoices(_money(b.get("fi", {})), dict(b.get("pi", {})))
     return AccountState(
         account_id=doc["a"],
         clock=Clock(
             c.get("t"),
             c.get("t0"),
             c.get("n", 0),
-            _unpack_ids(c.get("i", "")),
+            _unpack_ids(c.get("i", ""), doc["f"]),
             tuple(c.get("tf") or (None, None, None, None)),
         ),
         usage=UsageFacts(u.get("f", {}), _unpack_users(u.get("u", ""), c.get("t")), _series_of(u)),
         support=SupportFacts(
-            s.get("o", 0), s.get("r", 0), s.get("ro", 0), _stamped(s.get("nps")), _series_of(s)
+            opened=s.get("o", 0),
+            resolved=s.get("r", 0),
+            reopened=s.get("ro", 0),
+            last_nps=_stamped(s.get("nps")),
+            tickets={k: Ticket(v[0], v[1]) for k, v in s.get("tk", {}).items()},
+            series=_series_of(s),
         ),
         billing=BillingFacts(
             terms=_terms(b.get("t")),
             status=None if status is None else Status(status[0], status[1], status[2]),
             segment=_stamped(b.get("sg")),
             started_ts=b.get("t0"),
-            failed=_money(b.get("fi", {})),
-            paid=b.get("pi", {}),
+            failed=failed,
+            paid=paid,
             invoices_seen=b.get("n", 0),
             discounts=_money(b.get("d", {})),
             series=_series_of(b),

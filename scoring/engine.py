@@ -8,13 +8,18 @@
         --> emit: is the score worth publishing? (scoring.emission)
         --> StepResult(state, score, transitions, alerts, emit, examples)
 
-Exactly-once: a repeated (event_id, ts) among the account's most recent
-`limits.recent_event_ids` events is a duplicate: `score` is None and the
-state is returned unchanged, however old the event (a redelivered batch is
-counted as duplicates, not as late). Lateness rule: any other event is too
-late when its ts is before the newest ts of its family minus
-`allowed_lateness`: `process` raises TooLateError for it, and the streams
-layer dead-letters it (reason `too_late`); `is_too_late` asks beforehand.
+Exactly-once is keyed on the event id alone: an event whose id is among the
+account's most recent `limits.recent_event_ids` events is a duplicate when
+its content (every field but the envelope's ids and schema version, ts
+included) is the same: `score` is None and the state is returned unchanged,
+however old the event (a redelivered batch is counted as duplicates, not as
+late). With a different content it is a conflicting duplicate: `process`
+raises ConflictingDuplicateError and the streams layer dead-letters it
+(reason `conflicting_duplicate`): it is neither applied twice nor dropped.
+Lateness rule: any other event is too late when its ts is before the newest
+ts of its family minus `allowed_lateness`: `process` raises TooLateError for
+it, and the streams layer dead-letters it (reason `too_late`); `is_too_late`
+asks beforehand.
 """
 
 from __future__ import annotations
@@ -22,15 +27,24 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable
 
+import orjson
+
 from schemas.events import FAMILY_BY_TYPE, Event, Family
 from schemas.outputs import Alert, ScoreRecord, Transition
 from scoring import alerts as alerting
 from scoring import emission
-from scoring.bounded import has_record, id_hash, id_record, insert_recent_id
+from scoring.bounded import (
+    UNKNOWN_CONTENT,
+    content_fingerprint,
+    find_id,
+    id_hash,
+    id_record,
+    insert_recent_id,
+)
 from scoring.churn import ChurnModel, LabelledExample
 from scoring.config import ScoringConfig
 from scoring.decay import day_of
-from scoring.errors import ScoringError, TooLateError
+from scoring.errors import ConflictingDuplicateError, ScoringError, TooLateError
 from scoring.evaluate import evaluate
 from scoring.memory import advance_memory
 from scoring.record import as_datetime, drivers_once, score_record
@@ -127,14 +141,44 @@ def _id_key(ts: float, event_id: str, family: int) -> tuple[int, int]:
     return min(_U32, max(0, int(ts))), (id_hash(event_id) & ~3) | family
 
 
-def _seen(ids: bytes, key: tuple[int, int]) -> bool:
-    return has_record(ids, id_record(*key))
+_ENVELOPE = ("event_id", "account_id", "schema_version")
+_TIMES = ("ts", "due", "term_end")
+
+
+def fingerprint(event: Event) -> int:
+    """The content fingerprint of an event: every field but its ids and schema version
+    (type and ts included), as canonical JSON, times as POSIX seconds (the same instant
+    written with another offset is the same content)."""
+    content = dict(event.__dict__)
+    for name in _ENVELOPE:
+        del content[name]
+    for name in _TIMES:
+        value = content.get(name)
+        if value is not None:
+            content[name] = value.timestamp()
+    return content_fingerprint(orjson.dumps(content, option=orjson.OPT_SORT_KEYS))
+
+
+def _repeat(ids: bytes, key: tuple[int, int], event: Event) -> bool | None:
+    """None: the id is new. True: the same id with the same content (a duplicate).
+    False: the same id with another content (a conflicting duplicate)."""
+    found = find_id(ids, key[1])
+    if found is None:
+        return None
+    ts, remembered = found
+    return ts == key[0] and remembered in (UNKNOWN_CONTENT, fingerprint(event))
 
 
 def is_duplicate(state: AccountState, event: Event) -> bool:
-    """The event's (event_id, ts second) is among the account's recent events."""
+    """The event's id is among the account's recent events, with the same content."""
     key = _id_key(event.ts.timestamp(), event.event_id, _family_index(event))
-    return _seen(state.clock.recent_ids, key)
+    return _repeat(state.clock.recent_ids, key, event) is True
+
+
+def is_conflicting_duplicate(state: AccountState, event: Event) -> bool:
+    """The event's id is among the account's recent events, with another content."""
+    key = _id_key(event.ts.timestamp(), event.event_id, _family_index(event))
+    return _repeat(state.clock.recent_ids, key, event) is False
 
 
 def _push_evidence(
@@ -162,9 +206,8 @@ def apply_event(
     clock = state.clock
     h = key[1]
     cap = config.limits.recent_event_ids
-    ids = insert_recent_id(
-        clock.recent_ids, id_record(*key), cap, _FAMILIES, floor=max(1, cap // 8)
-    )
+    record = id_record(*key, fingerprint(event))
+    ids = insert_recent_id(clock.recent_ids, record, cap, _FAMILIES, floor=max(1, cap // 8))
     old_max = clock.max_ts
     watermark = ts if old_max is None or ts > old_max else old_max
     first = ts if clock.first_ts is None or ts < clock.first_ts else clock.first_ts
@@ -211,8 +254,14 @@ def process(
         )
     ts = event.ts.timestamp()
     key = _id_key(ts, event.event_id, _family_index(event))
-    if _seen(state.clock.recent_ids, key):
+    repeat = _repeat(state.clock.recent_ids, key, event)
+    if repeat is True:
         return StepResult(state, None)
+    if repeat is False:
+        raise ConflictingDuplicateError(
+            f"event {event.event_id!r} was applied before with another content "
+            f"(another ts, type or payload); this version is not applied"
+        )
     if is_too_late(state, event, config):
         raise TooLateError(f"event {event.event_id!r} is older than the allowed lateness")
 

@@ -3,7 +3,8 @@
     HealthscoreError (schemas.errors)
     └── ScoringError                 anything scoring/ refuses to do
         ├── ConfigError              an invalid scoring config (names the key and the problem)
-        └── TooLateError             an event older than the account's lateness bound
+        ├── TooLateError             an event older than the account's lateness bound
+        └── ConflictingDuplicateError  an event id applied before, now with another content
 
 The streams layer should call `scoring.is_too_late` before `scoring.process`
 and dead-letter such events with reason `too_late`; `process` raises
@@ -30,3 +31,8 @@ class ConfigError(ScoringError):
 
 class TooLateError(ScoringError):
     """The event is older than `max seen ts - allowed_lateness` for its account."""
+
+
+class ConflictingDuplicateError(ScoringError):
+    """The event's id was applied before (it is in the account's exactly-once memory) with
+    another content: the streams layer dead-letters it as `conflicting_duplicate`."""

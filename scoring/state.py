@@ -4,16 +4,19 @@ The state has two halves:
 
 * facts (`clock`, `usage`, `support`, `billing`, `success`, `evidence`):
   merged from events with order-independent operations only (integer
-  sums, max/min, last-writer-wins by (ts, id hash), top-k), so
-  the same events give the same facts in any order within the lateness
-  bound. Signals, health and churn risk are functions of the facts.
+  sums, max/min, last-writer-wins by (ts, id hash), top-k, one status per
+  invoice, milestone and ticket), so the same events give the same facts in
+  any order within the lateness bound and the caps. Signals, health and
+  churn risk are functions of the facts.
 * `memory`: what the service has already published (the last class of
   each classification, which hysteresis needs; daily health points for
   trends; churn training snapshots). It records a path, so events that
   arrive out of order may leave a different, equally valid, memory.
 
-Every container is bounded by the config `limits`, so the state size is
-bounded whatever the event volume. States are immutable: `process`
+Every container is bounded by the config `limits` (tickets by
+`scoring.reducers.support`), so the state size is bounded whatever the event
+volume; a cap forgets an invoice, milestone or ticket whole, so eviction never
+turns a settled one back into an open one. States are immutable: `process`
 returns a new one and shares unchanged parts with the old.
 """
 
@@ -106,6 +109,14 @@ class Money(NamedTuple):
     months: int
 
 
+class Ticket(NamedTuple):
+    """A ticket's status, last writer wins by ts (a resolution wins a tie): open (opened /
+    reopened) or resolved. No id-hash stamp: ties need no more than the status to break."""
+
+    ts: float
+    open: bool
+
+
 class Snapshot(NamedTuple):
     """Churn features and prediction at one moment, waiting for its outcome."""
 
@@ -122,8 +133,8 @@ class Clock:
     first_ts: float | None = None
     events_applied: int = 0
     recent_ids: bytes = b""
-    """(ts second, id hash) of the most recent events, ascending, packed 10 bytes each
-    (`scoring.bounded.id_record`): exactly-once memory."""
+    """(ts second, id key, content fingerprint) of the most recent events, ascending, packed
+    12 bytes each (`scoring.bounded.id_record`): exactly-once memory, keyed on the id."""
     family_max: tuple[float | None, ...] = (None, None, None, None)
     """The newest event time seen per event family (`EVENT_FAMILIES` order). Kafka orders
     events only within a partition, and each family has its own topic, so lateness and
@@ -145,9 +156,13 @@ class UsageFacts:
 @dataclass(frozen=True, slots=True)
 class SupportFacts:
     opened: int = 0
+    """ticket_opened events (as resolved and reopened: events, not tickets)."""
     resolved: int = 0
     reopened: int = 0
     last_nps: Stamped | None = None
+    tickets: Mapping[str, Ticket] = field(default_factory=dict)
+    """Ticket key (`scoring.reducers.support.ticket_key`) -> status: the open tickets (at most
+    `MAX_OPEN_TICKETS`, the oldest goes first) and those resolved within the allowed lateness."""
     series: Mapping[str, Series] = field(default_factory=dict)
     """This family's decayed counters by name (`SERIES_FAMILY`); absent = empty."""
     memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -161,8 +176,10 @@ class BillingFacts:
     segment: Stamped | None = None
     started_ts: float | None = None
     failed: Mapping[str, Money] = field(default_factory=dict)
+    """Outstanding invoices: id -> latest failure, newer than any payment of it."""
     paid: Mapping[str, float] = field(default_factory=dict)
-    """Invoice id -> latest paid ts (kept so a payment that arrives first still settles)."""
+    """Settled invoices: id -> latest paid ts, kept while a failure older than the payment
+    may still arrive (`scoring.reducers.billing`). An id is in `failed` or `paid`, not both."""
     invoices_seen: int = 0
     discounts: Mapping[str, Money] = field(default_factory=dict)
     series: Mapping[str, Series] = field(default_factory=dict)
@@ -180,6 +197,9 @@ class SuccessFacts:
     goals: Mapping[str, float] = field(default_factory=dict)
     planned: Mapping[str, Planned] = field(default_factory=dict)
     completed: Mapping[str, float] = field(default_factory=dict)
+    """Milestone id -> latest completion, when not older than its latest plan. Planned and
+    completed milestones together are at most `limits.max_milestones`, forgotten whole
+    (`scoring.reducers.success`)."""
     first_value_ts: float | None = None
     """Earliest milestone completion: the end of time to first value."""
     fits: Mapping[str, Stamped] = field(default_factory=dict)

@@ -286,6 +286,17 @@ class BatchProcessor:
                         )
                     )
                     continue
+                except scoring.ConflictingDuplicateError as exc:
+                    out.dead_letters.append(
+                        self.dead_letter(
+                            record,
+                            DecodeError(
+                                DeadLetterReason.CONFLICTING_DUPLICATE, str(exc), "event_id"
+                            ),
+                            event,
+                        )
+                    )
+                    continue
                 except Exception as exc:  # a bug in scoring must not stop the worker
                     log.exception("scoring failed on event %s", event.event_id)
                     out.dead_letters.append(

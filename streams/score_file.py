@@ -194,6 +194,12 @@ def score_file(
                 detail = "older than the allowed lateness behind this account's newest event"
                 refuse(number, DecodeError(DeadLetterReason.TOO_LATE, detail, "ts"))
                 continue
+            except scoring.ConflictingDuplicateError as exc:  # the id again, another content
+                refuse(
+                    number,
+                    DecodeError(DeadLetterReason.CONFLICTING_DUPLICATE, str(exc), "event_id"),
+                )
+                continue
             except Exception as exc:  # one event never stops the run
                 refuse(number, _unexpected(exc))
                 continue

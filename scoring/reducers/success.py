@@ -1,11 +1,19 @@
-"""Success reducers: goals, milestones, fits, sponsors, meetings, importance."""
+"""Success reducers: goals, milestones, fits, sponsors, meetings, importance.
+
+A milestone is completed when its newest completion is not older than its newest
+plan (a plan made after the completion reopens it), so its status is a function of
+its events in any order, and forgetting a completed milestone whole is exact for
+every newer event about it: only an older plan arriving after it was pushed out
+(more than `limits.max_milestones` newer ones within the lateness) could reopen it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from schemas import events as ev
-from scoring.bounded import put_max, put_stamped
+from scoring.bounded import put_max
 from scoring.scratch import Reducer, Scratch, newer, rebuild
 from scoring.state import Planned, Stamped
 
@@ -19,18 +27,57 @@ def _goal(s: Scratch, e: ev.GoalDefined, ts: float, day: int, h: int) -> str:
     return "goals"
 
 
+def _bounded_milestones(
+    planned: Mapping[str, Planned], completed: Mapping[str, float], cap: int
+) -> tuple[Mapping[str, Planned], Mapping[str, float]]:
+    """At most `cap` milestones, planned or completed. A milestone is forgotten whole (its
+    plan with its completion), so a completed one never stays behind as planned only (it
+    would turn overdue); completed milestones go first, the oldest completion first, so
+    completions of ids never planned cannot push out open ones; then the oldest plan."""
+    keys = planned.keys() | completed.keys()
+    if len(keys) <= cap:
+        return planned, completed
+    planned, completed = dict(planned), dict(completed)
+    for _ in range(len(keys) - cap):
+        if completed:
+            victim = min(completed, key=lambda k: (completed[k], k))
+        else:
+            victim = min(planned, key=lambda k: (planned[k].ts, planned[k].stamp, k))
+        planned.pop(victim, None)
+        completed.pop(victim, None)
+    return planned, completed
+
+
 def _milestone_planned(s: Scratch, e: ev.MilestonePlanned, ts: float, day: int, h: int) -> str:
-    entry = Planned(ts, h, e.due.timestamp(), e.expansion)
-    cap = s.config.limits.max_milestones
-    _success(s, planned=put_stamped(s.success.planned, e.milestone_id, entry, cap))
+    """The newest plan wins; a plan newer than the milestone's completion reopens it."""
+    w = s.success
+    if newer(ts, h, w.planned.get(e.milestone_id)):
+        entry = Planned(ts, h, e.due.timestamp(), e.expansion)
+        completed = w.completed
+        done = completed.get(e.milestone_id)
+        if done is not None and done < ts:
+            completed = {k: t for k, t in completed.items() if k != e.milestone_id}
+        planned, completed = _bounded_milestones(
+            {**w.planned, e.milestone_id: entry}, completed, s.config.limits.max_milestones
+        )
+        _success(s, planned=planned, completed=completed)
     return "milestones"
 
 
 def _milestone_completed(s: Scratch, e: ev.MilestoneCompleted, ts: float, day: int, h: int) -> str:
+    """The newest completion, kept when it is not older than the milestone's newest plan."""
     w = s.success
-    completed = put_max(w.completed, e.milestone_id, ts, s.config.limits.max_milestones)
     first = ts if w.first_value_ts is None else min(w.first_value_ts, ts)
-    _success(s, completed=completed, first_value_ts=first)
+    old = w.completed.get(e.milestone_id)
+    plan = w.planned.get(e.milestone_id)
+    if (old is not None and old >= ts) or (plan is not None and ts < plan.ts):
+        if first != w.first_value_ts:
+            _success(s, first_value_ts=first)
+        return "milestones"
+    planned, completed = _bounded_milestones(
+        w.planned, {**w.completed, e.milestone_id: ts}, s.config.limits.max_milestones
+    )
+    _success(s, planned=planned, completed=completed, first_value_ts=first)
     return "milestones"
 
 

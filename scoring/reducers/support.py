@@ -1,21 +1,88 @@
-"""Support reducers: tickets, CSAT, NPS and feedback (customer happiness)."""
+"""Support reducers: tickets, CSAT, NPS and feedback (customer happiness).
+
+Open tickets are counted from each ticket's status (last writer wins by ts over
+opened, reopened and resolved; a resolution wins a tie), not from event counts:
+resolving a ticket twice closes it once, and resolving an id never opened closes
+nothing (it is remembered as resolved, so its opening, if that arrives later with
+an older time, does not count as open). A resolved ticket is forgotten once
+resolved longer than the allowed lateness ago: exactly, as any event still accepted
+about it is newer and decides its status alone. Open tickets are capped at
+`MAX_OPEN_TICKETS` (the oldest is forgotten first), and resolved ones still within
+the lateness at `MAX_RESOLVED_TICKETS` (against a flood).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from schemas import events as ev
+from scoring.bounded import id_hash
 from scoring.scratch import Reducer, Scratch, newer, rebuild
-from scoring.state import Stamped
+from scoring.state import Stamped, Ticket
+
+MAX_OPEN_TICKETS = 16
+"""Open tickets remembered per account (above `happiness.open_ticket_cap`, the most the
+open-ticket penalty counts)."""
+MAX_RESOLVED_TICKETS = 16
+"""Tickets resolved within the allowed lateness remembered per account."""
 
 
-def _support(s: Scratch, opened: int = 0, resolved: int = 0, reopened: int = 0) -> None:
+def ticket_key(ticket_id: str) -> str:
+    """A ticket as kept in `SupportFacts.tickets`: its 48-bit id hash in hex (tickets are
+    counted, never shown, so 12 characters whatever the id's length)."""
+    return f"{id_hash(ticket_id):012x}"
+
+
+def _oldest(tickets: dict[str, Ticket], is_open: bool) -> str:
+    return min((k for k, t in tickets.items() if t.open is is_open), key=lambda k: (tickets[k], k))
+
+
+def _wins(new: Ticket, old: Ticket | None) -> bool:
+    """Last writer wins by ts; at the same ts a resolution wins (True > False, inverted)."""
+    return old is None or (new.ts, not new.open) > (old.ts, not old.open)
+
+
+def _with_status(
+    tickets: Mapping[str, Ticket], ticket_id: str, status: Ticket, cutoff: float
+) -> Mapping[str, Ticket]:
+    """`tickets` with `status` merged in (last writer wins), the resolved ones older than
+    `cutoff` forgotten and both kinds capped; `tickets` itself when nothing changes."""
+    stale = any(not t.open and t.ts < cutoff for t in tickets.values())
+    wins = _wins(status, tickets.get(ticket_id))
+    if not stale and not wins:
+        return tickets
+    out = {k: t for k, t in tickets.items() if t.open or t.ts >= cutoff}
+    if wins:
+        out[ticket_id] = status
+    opened = sum(1 for t in out.values() if t.open)
+    for _ in range(opened - MAX_OPEN_TICKETS):
+        del out[_oldest(out, True)]
+    for _ in range(len(out) - min(opened, MAX_OPEN_TICKETS) - MAX_RESOLVED_TICKETS):
+        del out[_oldest(out, False)]
+    return out
+
+
+def _support(
+    s: Scratch,
+    ticket_id: str,
+    status: Ticket,
+    opened: int = 0,
+    resolved: int = 0,
+    reopened: int = 0,
+) -> None:
     p = s.support
+    cutoff = status.ts - s.config.lateness_seconds
     s.support = rebuild(
-        p, opened=p.opened + opened, resolved=p.resolved + resolved, reopened=p.reopened + reopened
+        p,
+        opened=p.opened + opened,
+        resolved=p.resolved + resolved,
+        reopened=p.reopened + reopened,
+        tickets=_with_status(p.tickets, ticket_key(ticket_id), status, cutoff),
     )
 
 
 def _ticket_opened(s: Scratch, e: ev.TicketOpened, ts: float, day: int, h: int) -> str:
-    _support(s, opened=1)
+    _support(s, e.ticket_id, Ticket(ts, True), opened=1)
     s.add("tickets", day, getattr(s.config.happiness.ticket_priority_weights, e.priority.value))
     return "support"
 
@@ -26,13 +93,13 @@ def _ticket_escalated(s: Scratch, e: ev.TicketEscalated, ts: float, day: int, h:
 
 
 def _ticket_resolved(s: Scratch, e: ev.TicketResolved, ts: float, day: int, h: int) -> str:
-    _support(s, resolved=1)
+    _support(s, e.ticket_id, Ticket(ts, False), resolved=1)
     s.add("handling_minutes", day, e.handling_minutes)
     return "support"
 
 
 def _ticket_reopened(s: Scratch, e: ev.TicketReopened, ts: float, day: int, h: int) -> str:
-    _support(s, reopened=1)
+    _support(s, e.ticket_id, Ticket(ts, True), reopened=1)
     s.add("reopenings", day, 1.0)
     return "support"
 

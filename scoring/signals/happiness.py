@@ -66,7 +66,8 @@ def feedback_part(
 
 
 def open_tickets(support: SupportFacts) -> int:
-    return max(0, support.opened + support.reopened - support.resolved)
+    """Tickets whose latest status is open (`scoring.reducers.support`)."""
+    return sum(1 for t in support.tickets.values() if t.open)
 
 
 def support_part(

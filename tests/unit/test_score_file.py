@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -213,3 +213,17 @@ def test_parse_now(text: str, expected: str) -> None:
 def test_parse_now_refuses_nonsense() -> None:
     with pytest.raises(argparse.ArgumentTypeError):
         sf.parse_now("yesterday")
+
+
+def test_a_resent_id_with_another_content_is_a_bad_line_not_a_crash(tmp_path: Path) -> None:
+    lines = GOLDEN.read_bytes().splitlines()
+    original = orjson.loads(lines[3])
+    an_hour_later = datetime.fromisoformat(original["ts"]) + timedelta(hours=1)
+    changed = {**original, "ts": an_hour_later.isoformat()}  # the id of line 4, another ts
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"\n".join([*lines, orjson.dumps(changed)]) + b"\n")
+    summary = sf.score_file(events, tmp_path / "out.jsonl")
+    assert summary.events_applied == len(lines) and summary.bad_lines == 1
+    assert [(b.line, b.reason) for b in summary.bad_samples] == [
+        (len(lines) + 1, "conflicting_duplicate")
+    ]

@@ -9,8 +9,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scoring.bounded import (
+    FINGERPRINT_BYTES,
+    ID_RECORD,
+    UNKNOWN_CONTENT,
+    content_fingerprint,
     estimate_distinct,
     feature_key,
+    find_id,
     has_record,
     id_hash,
     id_record,
@@ -109,7 +114,7 @@ def insert_pairs(
     ids = b""
     for ts, h in pairs:
         ids = insert_recent_id(ids, id_record(ts, h), cap, buckets, floor)
-    return id_records(ids)
+    return [(ts, h) for ts, h, _ in id_records(ids)]
 
 
 def test_recent_ids_keep_the_newest() -> None:
@@ -118,14 +123,36 @@ def test_recent_ids_keep_the_newest() -> None:
     assert insert_recent_id(ids, id_record(2, 1), 3) is ids
 
 
-def test_an_id_record_orders_like_its_pair_and_is_found_only_on_a_record_boundary() -> None:
-    pairs = [(0, 2**48 - 1), (1, 0), (2**32 - 1, 5), (7, 2**40)]
-    assert sorted(id_record(*p) for p in pairs) == [id_record(*p) for p in sorted(pairs)]
-    ids = id_record(1, 0x0102030405) + id_record(2, 0x060708090A)
-    assert has_record(ids, id_record(2, 0x060708090A))
-    straddling = ids[5:15]  # the tail of one record and the head of the next
+def test_an_id_record_orders_like_its_triple_and_is_found_only_on_a_record_boundary() -> None:
+    triples = [
+        (0, 2**48 - 1, 9),
+        (1, 0, 2 ** (8 * FINGERPRINT_BYTES) - 1),
+        (2**32 - 1, 5, 0),
+        (7, 2**40, 1),
+        (7, 2**40, 0),
+    ]
+    assert sorted(id_record(*t) for t in triples) == [id_record(*t) for t in sorted(triples)]
+    assert id_records(b"".join(id_record(*t) for t in sorted(triples))) == sorted(triples)
+    ids = id_record(1, 0x0102030405, 7) + id_record(2, 0x060708090A, 8)
+    assert has_record(ids, id_record(2, 0x060708090A, 8))
+    straddling = ids[7 : 7 + ID_RECORD]  # the tail of one record and the head of the next
     assert not has_record(ids, straddling)
     assert not has_record(ids, id_record(3, 0))
+
+
+def test_an_id_is_found_by_its_key_alone_whatever_its_family_bits() -> None:
+    key = 0x0A0B0C0D0E0C  # family 0
+    ids = id_record(5, 0x0102030405FF, 1) + id_record(9, key, 0xBEEF)
+    assert find_id(ids, key) == (9, 0xBEEF)
+    assert find_id(ids, key | 3) == (9, 0xBEEF)  # the same id in another family
+    assert find_id(ids, key ^ 4) is None  # another id
+    assert find_id(ids, 0x0D0E0CBEEF00) is None  # bytes that straddle the key and fingerprint
+    assert find_id(ids + id_record(0, 1, 2), 0xBEEF00000000) is None  # into the next record
+
+
+def test_a_content_fingerprint_is_stable_and_never_unknown() -> None:
+    assert content_fingerprint(b"x") == content_fingerprint(b"x") != content_fingerprint(b"y")
+    assert all(content_fingerprint(bytes([i])) != UNKNOWN_CONTENT for i in range(256))
 
 
 ID_KEYS = st.lists(st.tuples(st.integers(0, 50), st.integers(0, 2**48 - 1)), unique=True)
@@ -139,10 +166,13 @@ def test_packed_records_match_the_plain_definition_at_every_step(
     ids = b""
     pairs: tuple[tuple[int, int], ...] = ()
     for ts, h in items:
-        ids = insert_recent_id(ids, id_record(ts, h), cap, buckets, floor)
+        fingerprint = (h * 2654435761) % 2 ** (
+            8 * FINGERPRINT_BYTES
+        )  # any content: buckets come from the key
+        ids = insert_recent_id(ids, id_record(ts, h, fingerprint), cap, buckets, floor)
         pairs = reference_insert(pairs, (ts, h), cap, buckets, floor)
-        assert id_records(ids) == list(pairs)
-        assert all(has_record(ids, id_record(*p)) for p in pairs)
+        assert [(t, k) for t, k, _ in id_records(ids)] == list(pairs)
+        assert all(find_id(ids, k) is not None for _, k in pairs)
 
 
 @given(ID_KEYS, st.randoms())

@@ -15,6 +15,7 @@ PUBLIC = {
     "ChurnLearner",
     "ChurnModel",
     "ConfigError",
+    "ConflictingDuplicateError",
     "LabelledExample",
     "ScoringConfig",
     "ScoringError",
@@ -48,6 +49,7 @@ def test_error_tree() -> None:
     assert issubclass(scoring.ScoringError, HealthscoreError)
     assert issubclass(scoring.ConfigError, scoring.ScoringError)
     assert issubclass(scoring.TooLateError, scoring.ScoringError)
+    assert issubclass(scoring.ConflictingDuplicateError, scoring.ScoringError)
 
 
 SOURCES = sorted(Path(scoring.__file__).parent.rglob("*.py"))

@@ -17,6 +17,7 @@ from scoring import (
     process,
 )
 from scoring.bounded import ID_RECORD
+from scoring.reducers.support import MAX_OPEN_TICKETS, MAX_RESOLVED_TICKETS
 from tests.unit.scoring.factory import run
 from tests.unit.scoring.scripts import healthy
 from tests.unit.scoring.strategies import histories
@@ -119,14 +120,21 @@ def test_the_worst_case_state_is_bounded(config: ScoringConfig, model: ChurnMode
         ev.add("discount_applied", day, amount=1e9, months=120)
         ev.add("nps_response", day, score=10)
         ev.add("meeting_held", day, duration_minutes=1440)
+        ev.add("ticket_opened", day, ticket_id=long("t", i))
+        ev.add("ticket_resolved", day, ticket_id=long("r", i))
     ev.items = [e.model_copy(update={"event_id": long("e", n)}) for n, e in enumerate(ev.items)]
     state, _ = run(ev, config, model)
     assert state is not None
     limits = config.limits
     assert len(state.usage.features) == config.usage.max_features
     assert len(state.success.goals) == limits.max_goals
-    assert len(state.success.planned) == len(state.success.completed) == limits.max_milestones
-    assert len(state.billing.failed) == len(state.billing.paid) == limits.max_invoices
+    milestones = state.success.planned.keys() | state.success.completed.keys()
+    assert len(milestones) == limits.max_milestones  # completed ones (never planned) went first
+    assert len(state.billing.failed) == limits.max_invoices
+    assert 0 < len(state.billing.paid) <= limits.max_invoices  # settled: those within lateness
+    tickets = state.support.tickets.values()
+    assert sum(t.open for t in tickets) == MAX_OPEN_TICKETS
+    assert 0 < sum(not t.open for t in tickets) <= MAX_RESOLVED_TICKETS
     assert len(state.billing.discounts) == limits.max_discounts
     # the newest overall, plus up to cap // 8 per other family behind them
     cap = limits.recent_event_ids

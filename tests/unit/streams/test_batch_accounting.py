@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -92,3 +93,23 @@ def test_a_redelivered_batch_is_applied_once():
     assert first.applied == len(GOLDEN) and not first.dead_letters
     assert again.applied == 0 and again.duplicates == len(GOLDEN)
     assert store == state_after_first
+
+
+def test_a_resent_id_with_another_content_is_dead_lettered_not_applied_or_dropped():
+    golden = next(e for e in GOLDEN if e["type"] == "invoice_paid")
+    event = {**golden, "account_id": "a1"}
+    topic = TOPIC[FAMILY_BY_TYPE[event["type"]]]
+    same = orjson.dumps(event)
+    an_hour_later = datetime.fromisoformat(event["ts"]) + timedelta(hours=1)
+    moved = orjson.dumps({**event, "ts": an_hour_later.isoformat()})
+    batch = [
+        RawRecord(topic, 0, 0, b"a1", same),
+        RawRecord(topic, 0, 1, b"a1", same),  # a producer retry: the same event again
+        RawRecord(topic, 0, 2, b"a1", moved),  # the same id, another ts
+    ]
+    store: dict[str, bytes] = {}
+    out = processor().run(batch, store.get, store.__setitem__)
+    assert (out.applied, out.duplicates) == (1, 1)
+    (letter,) = out.dead_letters
+    assert letter.reason == "conflicting_duplicate" and letter.offset == 2
+    assert letter.field == "event_id" and letter.event_id == event["event_id"]

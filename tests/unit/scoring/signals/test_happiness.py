@@ -7,7 +7,7 @@ import pytest
 from scoring import ScoringConfig
 from scoring.decay import EMPTY, Series
 from scoring.signals import happiness
-from scoring.state import SupportFacts
+from scoring.state import SupportFacts, Ticket
 
 DAY = 1000
 
@@ -66,6 +66,11 @@ def test_feedback_part(
     assert result == (None if expected is None else pytest.approx(expected))
 
 
+def _tickets(open: int, resolved: int) -> dict[str, Ticket]:
+    statuses = [True] * open + [False] * resolved
+    return {f"T{i}": Ticket(float(i), is_open) for i, is_open in enumerate(statuses)}
+
+
 def test_support_part_unknown_without_tickets(config: ScoringConfig) -> None:
     assert happiness.support_part(SupportFacts(), {}, DAY, config) is None
 
@@ -86,7 +91,7 @@ def test_steady_ticket_flow_is_neutral_and_a_burst_is_negative(config: ScoringCo
     [
         ({"escalations": [(DAY, 1.0)]}, SupportFacts(opened=1, resolved=1)),
         ({"reopenings": [(DAY, 1.0)]}, SupportFacts(opened=1, resolved=1, reopened=1)),
-        ({}, SupportFacts(opened=4, resolved=1)),  # open tickets
+        ({}, SupportFacts(opened=4, resolved=1, tickets=_tickets(open=3, resolved=1))),
     ],
 )
 def test_escalations_reopenings_and_open_tickets_lower_the_support_part(
@@ -99,9 +104,13 @@ def test_escalations_reopenings_and_open_tickets_lower_the_support_part(
     assert calm is not None and hurt is not None and hurt < calm
 
 
-def test_open_tickets_count_reopenings() -> None:
-    assert happiness.open_tickets(SupportFacts(opened=3, resolved=3, reopened=1)) == 1
-    assert happiness.open_tickets(SupportFacts(opened=0, resolved=2)) == 0
+def test_open_tickets_are_the_tickets_whose_status_is_open() -> None:
+    reopened = SupportFacts(opened=3, resolved=3, reopened=1, tickets=_tickets(1, 2))
+    assert happiness.open_tickets(reopened) == 1
+    unknown = SupportFacts(opened=0, resolved=2, tickets=_tickets(0, 2))
+    assert happiness.open_tickets(unknown) == 0
+    counts_only = SupportFacts(opened=5, resolved=0)  # event counts do not make tickets open
+    assert happiness.open_tickets(counts_only) == 0
 
 
 @pytest.mark.parametrize(
