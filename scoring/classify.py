@@ -133,16 +133,17 @@ ENGAGEMENT = {
 
 
 def importance_tier(
-    ltv: float,
+    value: float,
     want_at: float,
     must_at: float,
     ratio: float,
     previous: str | None,
     override: str | None,
 ) -> Tier:
-    """Seed 003: the tier from lifetime-value potential, or the explicit override."""
+    """Seed 003: the tier from the value at stake (`scoring.evaluate.value_at_stake`), sticky
+    within `ratio` of each threshold, or the explicit override."""
     if override is not None:
         return Tier(override)
     prev = None if previous is None else _TIER_LEVEL[previous]
     bands = (want_at * ratio, must_at * ratio)
-    return _TIERS[banded_level(ltv, (want_at, must_at), bands, prev)]
+    return _TIERS[banded_level(value, (want_at, must_at), bands, prev)]

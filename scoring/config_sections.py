@@ -210,18 +210,22 @@ class SuccessQuadrantConfig(Section):
     hysteresis: Share
 
 
+Arr = Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False)]
+"""Annual recurring revenue (12 x MRR), in the currency of the billing events."""
+
+
 class Tiers(Section):
-    must_have_ltv: Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False)]
-    want_to_have_ltv: Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False)]
+    """Seed 003: the tier from the value at stake, ARR x expansion potential."""
+
+    must_have_arr: Arr
+    want_to_have_arr: Arr
     hysteresis_ratio: Annotated[float, Field(ge=0, lt=1)]
-    max_lifetime_months: Annotated[float, Field(gt=0, le=1200, allow_inf_nan=False)]
-    seat_uplift: Penalty
     expansion_milestone_uplift: Penalty
 
     @model_validator(mode="after")
     def _ordered(self) -> Tiers:
-        if self.want_to_have_ltv >= self.must_have_ltv:
-            raise ValueError("want_to_have_ltv must be below must_have_ltv")
+        if self.want_to_have_arr >= self.must_have_arr:
+            raise ValueError("want_to_have_arr must be below must_have_arr")
         return self
 
 

@@ -9,7 +9,7 @@ from schemas.outputs import Band, Transition, TransitionKind
 from scoring import classify, outcomes
 from scoring.churn import ChurnModel, LabelledExample
 from scoring.config import ScoringConfig
-from scoring.evaluate import Evaluation, lifetime_value
+from scoring.evaluate import Evaluation, value_at_stake
 from scoring.health import record_health, trend
 from scoring.names import SIGNALS
 from scoring.record import Classes, Drivers, transition
@@ -103,9 +103,13 @@ def classify_all(state: AccountState, ev: Evaluation, config: ScoringConfig) -> 
     band = classify.health_band(ev.health.health, h.red_below, h.green_at, h.hysteresis, m.band)
     importance = state.success.importance
     override = None if importance is None or importance.value is None else str(importance.value)
-    ltv = lifetime_value(ev, state.billing.cancelled, config)
     tier = classify.importance_tier(
-        ltv, t.want_to_have_ltv, t.must_have_ltv, t.hysteresis_ratio, m.tier, override
+        value_at_stake(ev, config),
+        t.want_to_have_arr,
+        t.must_have_arr,
+        t.hysteresis_ratio,
+        m.tier,
+        override,
     )
     return Classes(
         readiness=readiness,

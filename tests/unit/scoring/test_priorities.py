@@ -1,0 +1,79 @@
+"""Priorities a team can act on: the importance tier from the value at stake, severity as
+tier x urgency, readiness from evidence or its absence (docs/scoring.md)."""
+
+from __future__ import annotations
+
+from schemas.events import Tier
+from scoring import ChurnModel, ScoringConfig
+from tests.unit.scoring.factory import Events, run
+
+
+def _declining(ev: Events, start: int, days: int) -> Events:
+    """An account going wrong: detractor NPS, escalated tickets, failed invoices, no usage."""
+    for i, day in enumerate(range(start, start + days, 3)):
+        ev.add("ticket_opened", day + 0.1, ticket_id=f"T{i}", priority="urgent")
+        ev.add("ticket_escalated", day + 0.2, ticket_id=f"T{i}")
+        ev.add("nps_response", day + 0.3, score=0)
+        ev.add("csat_response", day + 0.4, score=1)
+        ev.add("invoice_failed", day + 0.5, invoice_id=f"F{i}", amount=100.0)
+    return ev
+
+
+def _busy(ev: Events, start: int, days: int, users: int) -> Events:
+    for day in range(start, start + days):
+        for user in range(users if day % 2 else 1):  # usage swings day to day
+            ev.add("feature_used", day + 0.4, user_id=f"u{user}", feature=f"f{day % 5}")
+    return ev
+
+
+def test_a_must_have_account_stays_must_have_whatever_its_churn_risk(
+    config: ScoringConfig, model: ChurnModel
+) -> None:
+    ev = Events().add("subscription_started", 0, plan="enterprise", mrr=5000.0, seats=50)
+    _busy(ev, 0, 10, 20)
+    _declining(ev, 10, 40)
+    _, steps = run(ev, config, model)
+    scores = [s.score for s in steps if s.score is not None]
+    assert max(s.churn_risk for s in scores) >= config.alerts.churn_risk_threshold
+    assert {s.tier for s in scores} == {Tier.MUST_HAVE}
+
+
+def test_a_high_mrr_account_is_must_have(config: ScoringConfig, model: ChurnModel) -> None:
+    ev = Events().add("subscription_started", 0, plan="enterprise", mrr=2900.0, seats=120)
+    _busy(ev, 0, 5, 10)
+    _, steps = run(ev, config, model)
+    assert {s.score.tier for s in steps if s.score is not None} == {Tier.MUST_HAVE}
+
+
+def test_the_tier_changes_only_when_the_value_at_stake_changes(
+    config: ScoringConfig, model: ChurnModel
+) -> None:
+    """Usage, happiness and churn risk swing; only the two plan changes move the tier."""
+    ev = Events().add("subscription_started", 0, plan="growth", mrr=2200.0, seats=20)
+    _busy(ev, 0, 20, 20)
+    _declining(ev, 20, 20)
+    ev.add("subscription_changed", 40.5, plan="starter", mrr=300.0, seats=5)
+    _busy(ev, 41, 10, 5)
+    ev.add("subscription_changed", 51.5, plan="enterprise", mrr=3000.0, seats=50)
+    _busy(ev, 52, 10, 20)
+    ev.items.sort(key=lambda e: e.ts)
+    _, steps = run(ev, config, model)
+    by_id = {e.event_id: e for e in ev}
+    moves = [t for s in steps for t in s.transitions if t.kind == "tier"]
+    assert [(t.from_value, t.to_value) for t in moves] == [
+        (None, "must_have"),
+        ("must_have", "nice_to_have"),
+        ("nice_to_have", "must_have"),
+    ]
+    assert [by_id[t.event_id].type for t in moves[1:]] == ["subscription_changed"] * 2
+    risks = [s.score.churn_risk for s in steps if s.score is not None]
+    assert max(risks) - min(risks) > 0.2  # the risk did swing
+
+
+def test_an_open_expansion_milestone_raises_the_value_at_stake(
+    config: ScoringConfig, model: ChurnModel
+) -> None:
+    ev = Events().add("subscription_started", 0, plan="growth", mrr=1800.0, seats=20)
+    ev.add("milestone_planned", 1, milestone_id="X", due=30, expansion=True)
+    _, steps = run(ev, config, model)
+    assert [s.score.tier for s in steps] == [Tier.WANT_TO_HAVE, Tier.MUST_HAVE]
