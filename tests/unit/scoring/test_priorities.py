@@ -3,8 +3,12 @@ tier x urgency, readiness from evidence or its absence (docs/scoring.md)."""
 
 from __future__ import annotations
 
+import pytest
+
 from schemas.events import Tier
+from schemas.outputs import Alert, Severity
 from scoring import ChurnModel, ScoringConfig
+from scoring.alerts import account_urgency
 from tests.unit.scoring.factory import Events, run
 
 
@@ -77,3 +81,65 @@ def test_an_open_expansion_milestone_raises_the_value_at_stake(
     ev.add("milestone_planned", 1, milestone_id="X", due=30, expansion=True)
     _, steps = run(ev, config, model)
     assert [s.score.tier for s in steps] == [Tier.WANT_TO_HAVE, Tier.MUST_HAVE]
+
+
+# --- severity = tier x urgency -------------------------------------------------------
+
+
+def test_a_must_have_account_crossing_the_churn_threshold_raises_a_critical_alert(
+    config: ScoringConfig, model: ChurnModel
+) -> None:
+    ev = Events().add("subscription_started", 0, plan="enterprise", mrr=5000.0, seats=50)
+    _busy(ev, 0, 10, 20)
+    _declining(ev, 10, 40)
+    _, steps = run(ev, config, model)
+    (alert,) = [a for s in steps for a in s.alerts if a.kind == "churn_risk_high"]
+    assert (alert.tier, alert.severity) == (Tier.MUST_HAVE, Severity.CRITICAL)
+
+
+@pytest.mark.parametrize(
+    ("churn_risk", "drop", "arr_at_risk", "expected"),
+    [
+        (0.1, 0.0, 0.0, "normal"),
+        (0.3, 0.0, 0.0, "elevated"),
+        (0.5, 0.0, 0.0, "high"),
+        (0.1, 10.0, 0.0, "elevated"),
+        (0.1, 25.0, 0.0, "high"),
+        (0.1, 0.0, 12_000.0, "elevated"),
+        (0.1, 0.0, 60_000.0, "high"),
+        (0.3, 25.0, 0.0, "high"),  # the highest of the three
+    ],
+)
+def test_the_account_urgency_is_the_highest_of_risk_drop_speed_and_arr_at_risk(
+    config: ScoringConfig, churn_risk: float, drop: float, arr_at_risk: float, expected: str
+) -> None:
+    assert account_urgency(churn_risk, drop, arr_at_risk, config) == expected
+
+
+def test_risk_raises_the_severity_of_an_overdue_milestone(
+    config: ScoringConfig, model: ChurnModel
+) -> None:
+    """The same overdue milestone on the same must-have account: medium while the account is
+    well, critical once its churn risk is high."""
+
+    def overdue_alert(declining: bool) -> Alert:
+        ev = Events().add("subscription_started", 0, plan="enterprise", mrr=5000.0, seats=50)
+        if declining:
+            _busy(ev, 0, 10, 20)
+            _declining(ev, 10, 22)
+        else:
+            _busy(ev, 0, 30, 20)
+        ev.add("milestone_planned", 30, milestone_id="M1", due=31)
+        ev.add("feature_used", 32.5, user_id="u0", feature="f0")
+        ev.items.sort(key=lambda e: e.ts)
+        _, steps = run(ev, config, model)
+        (alert,) = [a for s in steps for a in s.alerts if a.kind == "milestone_overdue"]
+        return alert
+
+    assert overdue_alert(declining=False).severity is Severity.MEDIUM
+    assert overdue_alert(declining=True).severity is Severity.CRITICAL
+
+
+def test_an_opportunity_is_not_raised_by_risk(config: ScoringConfig) -> None:
+    assert not config.alerts.kinds.expansion_opportunity.raised_by_risk
+    assert not config.alerts.kinds.advocacy_opportunity.raised_by_risk
