@@ -167,8 +167,9 @@ def register_alert_webhook(app: faust.App, sink: OutputSink, webhook: AlertWebho
         s = webhook.stats
         if s.submitted:
             log.info(
-                "alert webhook: submitted=%d sent=%d failed=%d dropped=%d retries=%d queued=%d",
-                s.submitted, s.sent, s.failed, s.dropped, s.retries, len(webhook.queue),
+                "alert webhook: submitted=%d filtered=%d sent=%d failed=%d dropped=%d retries=%d "
+                "queued=%d",
+                s.submitted, s.filtered, s.sent, s.failed, s.dropped, s.retries, len(webhook.queue),
             )  # fmt: skip
 
     @app.on_before_shutdown.connect
