@@ -64,6 +64,14 @@ _SUCCESS_AXES = {q.value: axes for axes, q in _SUCCESS.items()}
 _NO_AXES: tuple[bool | None, bool | None] = (None, None)
 
 
+def evidence_axis(value: float | None, evidence: bool, observed: bool) -> float | None:
+    """One readiness axis (seed 000): its value when there is evidence for it; known low (0.0)
+    once the observation window has passed without any; unknown (None) before that."""
+    if evidence and value is not None:
+        return value
+    return 0.0 if observed else None
+
+
 def readiness_quadrant(
     clarity: float | None,
     priority: float | None,

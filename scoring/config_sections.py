@@ -202,6 +202,9 @@ class Readiness(Section):
     clarity_threshold: Share
     priority_threshold: Share
     hysteresis: Share
+    observation_days: Days
+    """Event time since the account's first event after which an axis without evidence
+    (goals or milestones; a sponsor or meeting) is known low, not unknown."""
 
 
 class SuccessQuadrantConfig(Section):

@@ -9,6 +9,7 @@ from schemas.outputs import Band, Transition, TransitionKind
 from scoring import classify, outcomes
 from scoring.churn import ChurnModel, LabelledExample
 from scoring.config import ScoringConfig
+from scoring.decay import DAY
 from scoring.evaluate import Evaluation, value_at_stake
 from scoring.health import record_health, trend
 from scoring.names import SIGNALS
@@ -86,9 +87,15 @@ class MemoryStep(NamedTuple):
 def classify_all(state: AccountState, ev: Evaluation, config: ScoringConfig) -> Classes:
     m, v = state.memory, ev.values
     r, q, h, t = config.readiness, config.success_quadrant, config.health, config.tiers
+    first = state.clock.first_ts
+    observed = first is not None and ev.now_ts - first >= r.observation_days * DAY
+    clarity = v[_INDEX["goal_clarity"]]
+    sv = ev.success
     readiness = classify.readiness_quadrant(
-        v[_INDEX["goal_clarity"]],
-        v[_INDEX["priority"]],
+        classify.evidence_axis(clarity, clarity is not None, observed),
+        classify.evidence_axis(
+            v[_INDEX["priority"]], sv.sponsor is not None or sv.meetings is not None, observed
+        ),
         (r.clarity_threshold, r.priority_threshold),
         r.hysteresis,
         m.readiness,

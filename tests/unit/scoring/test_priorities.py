@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from schemas.events import Tier
-from schemas.outputs import Alert, Severity
+from schemas.outputs import Alert, ReadinessQuadrant, Severity
 from scoring import ChurnModel, ScoringConfig
 from scoring.alerts import account_urgency
 from tests.unit.scoring.factory import Events, run
@@ -143,3 +143,66 @@ def test_risk_raises_the_severity_of_an_overdue_milestone(
 def test_an_opportunity_is_not_raised_by_risk(config: ScoringConfig) -> None:
     assert not config.alerts.kinds.expansion_opportunity.raised_by_risk
     assert not config.alerts.kinds.advocacy_opportunity.raised_by_risk
+
+
+# --- readiness from evidence or its absence ------------------------------------------
+
+
+def _readiness(ev: Events, config: ScoringConfig, model: ChurnModel) -> list[tuple[float, object]]:
+    """(days since the first event, readiness quadrant) of every score."""
+    _, steps = run(ev, config, model)
+    first = ev.items[0].ts
+    return [
+        ((s.score.ts - first).total_seconds() / 86400, s.score.readiness_quadrant)
+        for s in steps
+        if s.score is not None
+    ]
+
+
+def test_no_goal_or_sponsor_evidence_after_the_window_is_a_wanderer(
+    config: ScoringConfig, model: ChurnModel
+) -> None:
+    ev = Events().add("subscription_started", 0, plan="growth", mrr=500.0, seats=20)
+    _busy(ev, 0, 45, 20)
+    window = config.readiness.observation_days
+    seen = _readiness(ev, config, model)
+    assert {q for d, q in seen if d < window} == {None}  # unknown while observed
+    assert {q for d, q in seen if d >= window} == {ReadinessQuadrant.WANDERER}
+
+
+def test_usage_alone_never_makes_an_account_high_priority(
+    config: ScoringConfig, model: ChurnModel
+) -> None:
+    """Goals and milestones are clear and usage grows fast, but no sponsor nor meeting is
+    recorded: a Dreamer once observed, never an Achiever or a Soldier."""
+    ev = Events().add("subscription_started", 0, plan="growth", mrr=500.0, seats=40)
+    ev.add("goal_defined", 0.1, goal_id="G1", desired_outcome="close the books faster")
+    for i in range(3):
+        ev.add("milestone_planned", 0.2, milestone_id=f"M{i}", due=5 + i)
+        ev.add("milestone_completed", 2 + i, milestone_id=f"M{i}")
+    for day in range(45):
+        for user in range(1 + day // 2):  # usage keeps growing: velocity high
+            ev.add("feature_used", day + 0.4, user_id=f"u{user}", feature=f"f{user % 6}")
+    ev.items.sort(key=lambda e: e.ts)
+    seen = _readiness(ev, config, model)
+    assert {q for _, q in seen} == {None, ReadinessQuadrant.DREAMER}
+    assert seen[-1][1] is ReadinessQuadrant.DREAMER
+
+
+def test_evidence_arriving_after_the_window_replaces_the_known_low(
+    config: ScoringConfig, model: ChurnModel
+) -> None:
+    ev = Events().add("subscription_started", 0, plan="growth", mrr=500.0, seats=20)
+    _busy(ev, 0, 40, 5)
+    ev.add("goal_defined", 40.5, goal_id="G1", desired_outcome="one source of truth")
+    for i in range(3):
+        ev.add("milestone_planned", 40.6, milestone_id=f"M{i}", due=60 + i)
+    for day in (40.7, 41.7, 42.7):
+        ev.add("sponsor_engaged", day, seniority="executive")
+        ev.add("meeting_held", day, kind="check_in", duration_minutes=30)
+    ev.items.sort(key=lambda e: e.ts)
+    seen = _readiness(ev, config, model)
+    assert [q for d, q in seen if 31 <= d < 40.5] == [ReadinessQuadrant.WANDERER] * len(
+        [d for d, _ in seen if 31 <= d < 40.5]
+    )
+    assert seen[-1][1] is ReadinessQuadrant.ACHIEVER
