@@ -49,7 +49,7 @@ from scoring.decay import DAY
 from scoring.evaluate import Evaluation, value_at_stake
 from scoring.memo import memoized
 from scoring.names import COMPANY_HAPPINESS, CUSTOMER_HAPPINESS, MILESTONE_COMPLETION, SIGNALS
-from scoring.record import Classes, Drivers, churn_drivers, contribution_driver
+from scoring.record import Classes, Drivers, change_drivers, churn_drivers, contribution_driver
 from scoring.signals.company import outstanding_ids
 from scoring.state import AccountState, BillingFacts, Memory
 from scoring.trusted import trusted
@@ -355,6 +355,15 @@ def _message(
     return "Advocacy opportunity: a promoter with a recent milestone: ask for a referral."
 
 
+def _moved(state: AccountState, ev: Evaluation, config: ScoringConfig) -> str:
+    """The largest drivers of change since the account's previous published score."""
+    change, health_change = change_drivers(ev, state.evidence, state.memory, config)
+    if not change or health_change is None:
+        return ""
+    moves = ", ".join(f"{d.signal.replace('_', ' ')} {d.effect:+.1f}" for d in change[:3])
+    return f" Health {health_change:+.1f} since the last published score: {moves}."
+
+
 PickDrivers = Callable[[Evaluation, AccountState, ScoringConfig, ChurnModel], tuple[Driver, ...]]
 _DRIVERS: dict[str, PickDrivers] = {
     "entered_work_to_keep": lambda ev, s, c, m: _signal_drivers(
@@ -406,7 +415,7 @@ def _alert(
             "kind": kind,
             "severity": severity(classes.tier, urgency(spec, state, ev, config), config),
             "dedupe_key": dedupe_key,
-            "message": _message(kind, episode, state, ev, config),
+            "message": _message(kind, episode, state, ev, config) + _moved(state, ev, config),
             "tier": classes.tier,
             "engagement": ENGAGEMENT[classes.tier],
             "event_id": event_id,

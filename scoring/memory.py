@@ -38,6 +38,7 @@ class MemoryStep(NamedTuple):
         fired: tuple[tuple[str, float], ...],
         emitted: tuple[float, float, float] | None,
         covered_since: int | None,
+        emitted_effects: tuple[float, ...] = (),
     ) -> Memory:
         c = self.classes
         return Memory(
@@ -55,6 +56,7 @@ class MemoryStep(NamedTuple):
             fired,
             emitted,
             covered_since,
+            emitted_effects,
         )
 
     def transitions(
