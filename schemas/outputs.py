@@ -106,7 +106,20 @@ class ScoreRecord(OutputModel):
     success_potential: bool | None = None
     fits: dict[str, bool | None] = Field(default_factory=dict)
     opportunities: tuple[str, ...] = ()
-    drivers: tuple[Driver, ...] = ()
+    drivers: tuple[Driver, ...] = Field(
+        default=(),
+        description="level drivers: the largest contributions to health against the neutral 50",
+    )
+    change_drivers: tuple[Driver, ...] = Field(
+        default=(),
+        description="drivers of change: each signal that moved health since the previous "
+        "published score, `effect` the points it moved, `event_ids` the events of that "
+        "signal's own evidence newer than that score; they add up to `health_change`",
+    )
+    health_change: float | None = Field(
+        default=None,
+        description="health minus that of the previous published score (None: the first)",
+    )
     segment: str = "default"
     mrr: float = 0.0
     cancelled: bool = False

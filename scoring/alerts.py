@@ -21,9 +21,11 @@ The kind is the part of the key before the first ":". The dedupe key is
 `<account id>:<kind>[:<episode>]`, with the whole milestone or invoice id (the
 memory keeps `short_id`s); the alert id is a hash of the dedupe key and the
 triggering event id, so a replay of the same events gives the same ids.
-Severity is the kind's base severity (`alerts.kinds.<kind>.severity`, that
-of a must-have account) lowered by `alerts.tier_steps[tier]` levels, at
-least `low`; the engagement is the tier's (seed 003).
+Severity is tier x urgency (`alerts.severity`, a matrix): the urgency is the
+kind's own (`alerts.kinds.<kind>.urgency`), raised, for the kinds
+`raised_by_risk`, to the account's urgency from its churn risk, the speed of
+its health drop and the ARR at risk (`alerts.urgency`); the engagement is the
+tier's (seed 003).
 
 Conditions are computed on every event, so they must stay cheap: everything
 here is a few comparisons unless a condition set changed.
@@ -42,12 +44,12 @@ from scoring.bounded import short_id
 from scoring.churn import ChurnModel
 from scoring.classify import ENGAGEMENT
 from scoring.config import ScoringConfig
-from scoring.config_sections import AlertKind
+from scoring.config_sections import URGENCIES, AlertKind, Urgency
 from scoring.decay import DAY
-from scoring.evaluate import Evaluation
+from scoring.evaluate import Evaluation, value_at_stake
 from scoring.memo import memoized
 from scoring.names import COMPANY_HAPPINESS, CUSTOMER_HAPPINESS, MILESTONE_COMPLETION, SIGNALS
-from scoring.record import Classes, Drivers, churn_drivers, contribution_driver
+from scoring.record import Classes, Drivers, change_drivers, churn_drivers, contribution_driver
 from scoring.signals.company import outstanding_ids
 from scoring.state import AccountState, BillingFacts, Memory
 from scoring.trusted import trusted
@@ -69,7 +71,6 @@ _WORK_TO_KEEP: dict[SuccessQuadrant | None, str] = {
     SuccessQuadrant.UNPROFITABLE: "entered_work_to_keep:unprofitable",
 }
 _OPPORTUNITY = {"expansion": "expansion_opportunity", "advocacy": "advocacy_opportunity"}
-_SEVERITIES = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW)
 _TIER_LEVEL = {Tier.NICE_TO_HAVE: 0, Tier.WANT_TO_HAVE: 1, Tier.MUST_HAVE: 2}
 
 
@@ -173,9 +174,42 @@ def _outstanding(billing: BillingFacts) -> tuple[str, ...]:
     return memoized(billing.memo, "outstanding", (), outstanding_ids, billing)
 
 
-def severity(base: Severity, tier: Tier, config: ScoringConfig) -> Severity:
-    steps = getattr(config.alerts.tier_steps, tier.value)
-    return _SEVERITIES[min(len(_SEVERITIES) - 1, _SEVERITIES.index(base) + steps)]
+def _level(value: float, thresholds: tuple[float, float]) -> int:
+    return (value >= thresholds[0]) + (value >= thresholds[1])
+
+
+def account_urgency(
+    churn_risk: float, drop_points: float, arr_at_risk: float, config: ScoringConfig
+) -> Urgency:
+    """How soon the team must act on this account: the highest of the urgencies of its
+    churn risk, the speed of its health drop and the ARR at risk (`alerts.urgency`)."""
+    u = config.alerts.urgency
+    level = max(
+        _level(churn_risk, u.churn_risk),
+        _level(drop_points, u.health_drop_points),
+        _level(arr_at_risk, u.arr_at_risk),
+    )
+    return URGENCIES[level]
+
+
+def urgency(spec: AlertKind, state: AccountState, ev: Evaluation, config: ScoringConfig) -> Urgency:
+    """The urgency of an alert: its kind's, raised to the account's if the kind is
+    `raised_by_risk` (opportunities are not)."""
+    if not spec.raised_by_risk:
+        return spec.urgency
+    a = config.alerts
+    drop = health_drop(
+        state.memory, ev.now_day, ev.health.health, a.health_drop_days, drop_since(state)
+    )
+    risk = ev.churn_risk
+    account = account_urgency(risk, drop, risk * value_at_stake(ev, config), config)
+    return max(spec.urgency, account, key=URGENCIES.index)
+
+
+def severity(tier: Tier, urgency: Urgency, config: ScoringConfig) -> Severity:
+    """Tier x urgency (`alerts.severity`, docs/scoring.md "Severity")."""
+    row: tuple[Severity, Severity, Severity] = getattr(config.alerts.severity, tier.value)
+    return row[URGENCIES.index(urgency)]
 
 
 def alert_id(dedupe_key: str, event_id: str) -> str:
@@ -321,6 +355,15 @@ def _message(
     return "Advocacy opportunity: a promoter with a recent milestone: ask for a referral."
 
 
+def _moved(state: AccountState, ev: Evaluation, config: ScoringConfig) -> str:
+    """The largest drivers of change since the account's previous published score."""
+    change, health_change = change_drivers(ev, state.evidence, state.memory, config)
+    if not change or health_change is None:
+        return ""
+    moves = ", ".join(f"{d.signal.replace('_', ' ')} {d.effect:+.1f}" for d in change[:3])
+    return f" Health {health_change:+.1f} since the last published score: {moves}."
+
+
 PickDrivers = Callable[[Evaluation, AccountState, ScoringConfig, ChurnModel], tuple[Driver, ...]]
 _DRIVERS: dict[str, PickDrivers] = {
     "entered_work_to_keep": lambda ev, s, c, m: _signal_drivers(
@@ -370,9 +413,9 @@ def _alert(
             "account_id": state.account_id,
             "ts": when,
             "kind": kind,
-            "severity": severity(spec.severity, classes.tier, config),
+            "severity": severity(classes.tier, urgency(spec, state, ev, config), config),
             "dedupe_key": dedupe_key,
-            "message": _message(kind, episode, state, ev, config),
+            "message": _message(kind, episode, state, ev, config) + _moved(state, ev, config),
             "tier": classes.tier,
             "engagement": ENGAGEMENT[classes.tier],
             "event_id": event_id,

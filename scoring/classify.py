@@ -64,6 +64,14 @@ _SUCCESS_AXES = {q.value: axes for axes, q in _SUCCESS.items()}
 _NO_AXES: tuple[bool | None, bool | None] = (None, None)
 
 
+def evidence_axis(value: float | None, evidence: bool, observed: bool) -> float | None:
+    """One readiness axis (seed 000): its value when there is evidence for it; known low (0.0)
+    once the observation window has passed without any; unknown (None) before that."""
+    if evidence and value is not None:
+        return value
+    return 0.0 if observed else None
+
+
 def readiness_quadrant(
     clarity: float | None,
     priority: float | None,
@@ -133,16 +141,17 @@ ENGAGEMENT = {
 
 
 def importance_tier(
-    ltv: float,
+    value: float,
     want_at: float,
     must_at: float,
     ratio: float,
     previous: str | None,
     override: str | None,
 ) -> Tier:
-    """Seed 003: the tier from lifetime-value potential, or the explicit override."""
+    """Seed 003: the tier from the value at stake (`scoring.evaluate.value_at_stake`), sticky
+    within `ratio` of each threshold, or the explicit override."""
     if override is not None:
         return Tier(override)
     prev = None if previous is None else _TIER_LEVEL[previous]
     bands = (want_at * ratio, must_at * ratio)
-    return _TIERS[banded_level(ltv, (want_at, must_at), bands, prev)]
+    return _TIERS[banded_level(value, (want_at, must_at), bands, prev)]

@@ -217,6 +217,7 @@ def encode_state(state: AccountState, with_memory: bool = True) -> bytes:
                 "af": [list(f) for f in m.fired],
                 "em": _opt(m.emitted),
                 "cv": m.covered_since,
+                "ee": list(m.emitted_effects),
             }
         )
         if m.potential is False:
@@ -317,5 +318,6 @@ def _decode(doc: dict[str, Any]) -> AccountState:
             fired=tuple((f[0], f[1]) for f in m.get("af", ())),
             emitted=None if (em := m.get("em")) is None else (em[0], em[1], em[2]),
             covered_since=m.get("cv"),
+            emitted_effects=tuple(m.get("ee", ())),
         ),
     )

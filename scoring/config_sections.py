@@ -14,7 +14,7 @@ state without end. The ranges are wide (ten years of days, weights up to
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -202,6 +202,9 @@ class Readiness(Section):
     clarity_threshold: Share
     priority_threshold: Share
     hysteresis: Share
+    observation_days: Days
+    """Event time since the account's first event after which an axis without evidence
+    (goals or milestones; a sponsor or meeting) is known low, not unknown."""
 
 
 class SuccessQuadrantConfig(Section):
@@ -210,18 +213,22 @@ class SuccessQuadrantConfig(Section):
     hysteresis: Share
 
 
+Arr = Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False)]
+"""Annual recurring revenue (12 x MRR), in the currency of the billing events."""
+
+
 class Tiers(Section):
-    must_have_ltv: Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False)]
-    want_to_have_ltv: Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False)]
+    """Seed 003: the tier from the value at stake, ARR x expansion potential."""
+
+    must_have_arr: Arr
+    want_to_have_arr: Arr
     hysteresis_ratio: Annotated[float, Field(ge=0, lt=1)]
-    max_lifetime_months: Annotated[float, Field(gt=0, le=1200, allow_inf_nan=False)]
-    seat_uplift: Penalty
     expansion_milestone_uplift: Penalty
 
     @model_validator(mode="after")
     def _ordered(self) -> Tiers:
-        if self.want_to_have_ltv >= self.must_have_ltv:
-            raise ValueError("want_to_have_ltv must be below must_have_ltv")
+        if self.want_to_have_arr >= self.must_have_arr:
+            raise ValueError("want_to_have_arr must be below must_have_arr")
         return self
 
 
@@ -277,11 +284,26 @@ class Limits(Section):
     max_discounts: Count
 
 
+Urgency = Literal["normal", "elevated", "high"]
+"""How soon a team must act on an alert (`scoring.alerts.urgency`), lowest first."""
+URGENCIES: tuple[Urgency, ...] = ("normal", "elevated", "high")
+
+Ascending = tuple[float, float]
+
+
+def _ascending(pair: tuple[float, float], where: str) -> None:
+    if pair[0] > pair[1]:
+        raise ValueError(f"{where}: the elevated threshold must not exceed the high one")
+
+
 class AlertKind(Section):
-    """One alert kind: its base severity (for a must-have account), cool-down and scope."""
+    """One alert kind: its urgency floor, whether the account's risk raises it, cool-down, scope."""
 
     enabled: bool
-    severity: Severity
+    urgency: Urgency
+    """The least urgency of an alert of this kind."""
+    raised_by_risk: bool
+    """The account's urgency (churn risk, speed of the health drop, ARR at risk) raises it."""
     cooldown_days: Annotated[float, Field(ge=0, le=MAX_DAYS, allow_inf_nan=False)]
     min_tier: Tier
 
@@ -297,12 +319,39 @@ class AlertKinds(Section):
     advocacy_opportunity: AlertKind
 
 
-class TierSteps(Section):
-    """Severity levels below the kind's base severity, per importance tier."""
+class UrgencyThresholds(Section):
+    """The account's urgency: elevated at the first value of a pair, high at the second."""
 
-    must_have: Annotated[int, Field(ge=0, le=3)]
-    want_to_have: Annotated[int, Field(ge=0, le=3)]
-    nice_to_have: Annotated[int, Field(ge=0, le=3)]
+    churn_risk: tuple[Share, Share]
+    health_drop_points: tuple[
+        Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)],
+        Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)],
+    ]
+    """Health points below the peak of the last `health_drop_days` days: the speed of the drop."""
+    arr_at_risk: tuple[
+        Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)],
+        Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)],
+    ]
+    """Churn risk x value at stake (`tiers`): the annual revenue expected to be lost."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> UrgencyThresholds:
+        _ascending(self.churn_risk, "churn_risk")
+        _ascending(self.health_drop_points, "health_drop_points")
+        _ascending(self.arr_at_risk, "arr_at_risk")
+        return self
+
+
+SeverityRow = tuple[Severity, Severity, Severity]
+"""The severity of an alert at normal, elevated and high urgency."""
+
+
+class SeverityMatrix(Section):
+    """Severity = tier x urgency: one row per importance tier."""
+
+    must_have: SeverityRow
+    want_to_have: SeverityRow
+    nice_to_have: SeverityRow
 
 
 class Alerts(Section):
@@ -312,7 +361,8 @@ class Alerts(Section):
     health_drop_days: Annotated[int, Field(ge=1, le=30)]
     health_drop_hysteresis: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
     health_drop_min_coverage: Share
-    tier_steps: TierSteps
+    urgency: UrgencyThresholds
+    severity: SeverityMatrix
     max_tracked: Annotated[int, Field(ge=1, le=256)]
     kinds: AlertKinds
 

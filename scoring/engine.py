@@ -47,7 +47,7 @@ from scoring.decay import day_of
 from scoring.errors import ConflictingDuplicateError, ScoringError, TooLateError
 from scoring.evaluate import evaluate
 from scoring.memory import advance_memory
-from scoring.record import as_datetime, drivers_once, score_record
+from scoring.record import as_datetime, drivers_once, score_record, signal_effects
 from scoring.reducers import REDUCERS
 from scoring.scratch import Scratch
 from scoring.state import EVENT_FAMILIES, AccountState, Clock, new_state
@@ -294,11 +294,21 @@ def process(
     covered = previous.covered_since
     if covered is None and ev.health.coverage >= config.alerts.health_drop_min_coverage:
         covered = ev.now_day
-    new = applied.with_memory(step.memory(held, fired, emitted, covered))
+    effects = signal_effects(ev) if emit else previous.emitted_effects
+    new = applied.with_memory(step.memory(held, fired, emitted, covered, effects))
 
     def build() -> ScoreRecord:
         return score_record(
-            new, event.event_id, when, ev, step.classes, step.trends, config, model, drivers
+            new,
+            event.event_id,
+            when,
+            ev,
+            step.classes,
+            step.trends,
+            config,
+            model,
+            drivers,
+            previous,
         )
 
     return StepResult(new, build, transitions, step.examples, alerts, emit)
@@ -329,6 +339,7 @@ def score_state(
         config,
         model,
         drivers_once(ev, state.evidence, config),
+        state.memory,
     )
     if scorecard is None:
         return record

@@ -14,7 +14,7 @@ from typing import NamedTuple
 from scoring import churn
 from scoring.config import ScoringConfig
 from scoring.config_sections import Scorecard
-from scoring.decay import DAYS_PER_MONTH, day_of
+from scoring.decay import day_of
 from scoring.health import HealthResult, health_score
 from scoring.memo import memoized
 from scoring.signals import company, happiness, success, usage
@@ -204,22 +204,15 @@ def evaluate(
     )
 
 
-def lifetime_value(ev: Evaluation, cancelled: bool, config: ScoringConfig) -> float:
-    """Seed 003 LTV potential: MRR x expected lifetime (months) x expansion potential.
+def value_at_stake(ev: Evaluation, config: ScoringConfig) -> float:
+    """Seed 003: the annual value at stake, ARR (12 x MRR) x expansion potential.
 
-    The monthly churn probability q follows from P(cancel within horizon)
-    assuming a constant hazard; expected lifetime is 1/q months, capped.
+    Churn risk is not an input: a big account at risk is the one a team must not
+    lose, so risk raises alert urgency, never lowers importance. Neither is usage:
+    expansion potential counts only an open expansion-tagged milestone, so the value
+    moves with the subscription terms and the success plan (a plan change, an
+    expansion), not with the day's activity. A cancelled account keeps the value of
+    its last terms (a win-back list is ordered by it); it is terminal elsewhere.
     """
-    if cancelled or ev.mrr <= 0.0:
-        return 0.0
     t = config.tiers
-    months_per_horizon = config.churn.horizon_days / DAYS_PER_MONTH
-    monthly = 1.0 - (1.0 - ev.churn_risk) ** (1.0 / months_per_horizon)
-    lifetime = (
-        t.max_lifetime_months if monthly <= 0.0 else min(t.max_lifetime_months, 1.0 / monthly)
-    )
-    near_limit = (ev.usage.seat_utilization or 0.0) >= config.opportunities.seat_utilization
-    expansion = (
-        1.0 + t.seat_uplift * near_limit + t.expansion_milestone_uplift * ev.success.open_expansion
-    )
-    return ev.mrr * lifetime * expansion
+    return 12.0 * ev.mrr * (1.0 + t.expansion_milestone_uplift * ev.success.open_expansion)

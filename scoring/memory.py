@@ -9,7 +9,8 @@ from schemas.outputs import Band, Transition, TransitionKind
 from scoring import classify, outcomes
 from scoring.churn import ChurnModel, LabelledExample
 from scoring.config import ScoringConfig
-from scoring.evaluate import Evaluation, lifetime_value
+from scoring.decay import DAY
+from scoring.evaluate import Evaluation, value_at_stake
 from scoring.health import record_health, trend
 from scoring.names import SIGNALS
 from scoring.record import Classes, Drivers, transition
@@ -37,6 +38,7 @@ class MemoryStep(NamedTuple):
         fired: tuple[tuple[str, float], ...],
         emitted: tuple[float, float, float] | None,
         covered_since: int | None,
+        emitted_effects: tuple[float, ...] = (),
     ) -> Memory:
         c = self.classes
         return Memory(
@@ -54,6 +56,7 @@ class MemoryStep(NamedTuple):
             fired,
             emitted,
             covered_since,
+            emitted_effects,
         )
 
     def transitions(
@@ -86,9 +89,15 @@ class MemoryStep(NamedTuple):
 def classify_all(state: AccountState, ev: Evaluation, config: ScoringConfig) -> Classes:
     m, v = state.memory, ev.values
     r, q, h, t = config.readiness, config.success_quadrant, config.health, config.tiers
+    first = state.clock.first_ts
+    observed = first is not None and ev.now_ts - first >= r.observation_days * DAY
+    clarity = v[_INDEX["goal_clarity"]]
+    sv = ev.success
     readiness = classify.readiness_quadrant(
-        v[_INDEX["goal_clarity"]],
-        v[_INDEX["priority"]],
+        classify.evidence_axis(clarity, clarity is not None, observed),
+        classify.evidence_axis(
+            v[_INDEX["priority"]], sv.sponsor is not None or sv.meetings is not None, observed
+        ),
         (r.clarity_threshold, r.priority_threshold),
         r.hysteresis,
         m.readiness,
@@ -103,9 +112,13 @@ def classify_all(state: AccountState, ev: Evaluation, config: ScoringConfig) -> 
     band = classify.health_band(ev.health.health, h.red_below, h.green_at, h.hysteresis, m.band)
     importance = state.success.importance
     override = None if importance is None or importance.value is None else str(importance.value)
-    ltv = lifetime_value(ev, state.billing.cancelled, config)
     tier = classify.importance_tier(
-        ltv, t.want_to_have_ltv, t.must_have_ltv, t.hysteresis_ratio, m.tier, override
+        value_at_stake(ev, config),
+        t.want_to_have_arr,
+        t.must_have_arr,
+        t.hysteresis_ratio,
+        m.tier,
+        override,
     )
     return Classes(
         readiness=readiness,

@@ -29,7 +29,7 @@ from scoring.decay import DAY
 from scoring.evaluate import Evaluation
 from scoring.health import Contribution, top_by_effect
 from scoring.names import SIGNALS
-from scoring.state import AccountState, Evidence
+from scoring.state import AccountState, Evidence, Memory
 from scoring.trusted import trusted
 
 SIGNAL_SOURCES: dict[str, tuple[str, ...]] = {
@@ -117,6 +117,61 @@ def drivers_once(ev: Evaluation, evidence: Evidence, config: ScoringConfig) -> D
     return drivers
 
 
+def signal_effects(ev: Evaluation) -> tuple[float, ...]:
+    """Each signal's health effect in points vs the neutral 50 (SIGNALS order, 0 when
+    unknown), rounded to 4 places: they add up to health - 50."""
+    effects = [0.0] * len(SIGNALS)
+    for c in ev.health.contributions():
+        effects[_INDEX[c.signal]] = round(c.effect, 4)
+    return tuple(effects)
+
+
+def _ids_since(evidence: Evidence, signal: str, since: int, n: int) -> tuple[str, ...]:
+    """Ids of the newest events of a signal's own evidence newer than `since`, newest first."""
+    pairs = sorted(p for source in SIGNAL_SOURCES[signal] for p in evidence.get(source, ()))
+    return tuple(event_id for ts, event_id in reversed(pairs) if ts > since)[:n]
+
+
+def change_drivers(
+    ev: Evaluation, evidence: Evidence, previous: Memory, config: ScoringConfig
+) -> tuple[tuple[Driver, ...], float | None]:
+    """The drivers of change since the previous published score (`previous.emitted`) and the
+    health change; ((), None) for the first score.
+
+    Each signal whose effect moved at least 0.005 points is a driver: `effect` is the move,
+    `value` and `weight` the signal's now, `event_ids` the newest events of that signal's
+    own evidence newer than the previous score (none: time alone moved it, by decay or by
+    another signal becoming known and sharing out the weights). Largest move first; they
+    add up to the health change within rounding."""
+    last, before = previous.emitted, previous.emitted_effects
+    if last is None or len(before) != len(SIGNALS):
+        return (), None
+    now = signal_effects(ev)
+    weights = {c.signal: c.weight for c in ev.health.contributions()}
+    since, n_ids = int(last[0]), config.limits.driver_event_ids
+    moved = sorted(
+        (i for i in range(len(SIGNALS)) if abs(now[i] - before[i]) >= 0.005),
+        key=lambda i: -abs(now[i] - before[i]),
+    )
+    drivers = tuple(
+        trusted(
+            Driver,
+            {
+                "signal": SIGNALS[i],
+                "value": _round4(ev.values[i]),
+                "weight": round(weights.get(SIGNALS[i], 0.0), 4),
+                "effect": round(now[i] - before[i], 2),
+                "event_ids": _ids_since(evidence, SIGNALS[i], since, n_ids),
+            },
+        )
+        for i in moved
+    )
+    return drivers, round(ev.health.health - last[1], 2)
+
+
+_INDEX = {name: i for i, name in enumerate(SIGNALS)}
+
+
 def churn_drivers(ev: Evaluation, model: ChurnModel, n: int) -> tuple[Driver, ...]:
     """The `n` largest log-odds contributions (`churn.contributions`) by absolute value
     (ties: SIGNALS order), zeros left out, as drivers."""
@@ -172,8 +227,13 @@ def score_record(
     config: ScoringConfig,
     model: ChurnModel,
     drivers: Drivers,
+    previous: Memory | None = None,
 ) -> ScoreRecord:
+    """The score; with `previous` (the memory before this step), its drivers of change."""
     evidence = state.evidence
+    change, health_change = (
+        ((), None) if previous is None else change_drivers(ev, evidence, previous, config)
+    )
     return trusted(
         ScoreRecord,
         {
@@ -198,6 +258,8 @@ def score_record(
             "fits": dict(ev.fits),
             "opportunities": classes.opportunities,
             "drivers": drivers(),
+            "change_drivers": change,
+            "health_change": health_change,
             "segment": ev.segment,
             "mrr": ev.mrr,
             "cancelled": state.billing.cancelled,

@@ -237,6 +237,9 @@ class Memory(NamedTuple):
     covered_since: int | None = None
     """The first day the score's coverage reached `alerts.health_drop_min_coverage`: daily
     health points before it are no reference for a health drop."""
+    emitted_effects: tuple[float, ...] = ()
+    """Each signal's health effect (SIGNALS order, points vs the neutral 50, 0 when unknown)
+    in the last emitted score: the base of the drivers of change (`scoring.record`)."""
 
     def with_outputs(
         self,

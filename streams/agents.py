@@ -19,6 +19,7 @@ import faust
 from faust.types import TP
 from mode import CrashingSupervisor
 
+from streams.alert_route import EVERY_ALERT, AlertRoute
 from streams.gate import StateFlusher
 from streams.gcpolicy import GcPolicy
 from streams.pipeline import BatchOutput, BatchProcessor
@@ -59,16 +60,18 @@ def register_scoring_agent(
     sink: OutputSink,
     model_ready: asyncio.Event | None = None,
     webhook_url: str | None = None,
+    alert_route: AlertRoute = EVERY_ALERT,
     chunk_records: int = 500,
     gc_policy: GcPolicy | None = None,
 ) -> Counters:
     """The scoring agent and its progress timer; with `webhook_url` (a secret: never
-    logged), alerts also go to that Slack-compatible webhook; with `gc_policy`, its
-    collection counts go on the progress line (`streams.gcpolicy`). With `model_ready`, no
-    record is scored before it is set: the churn model is loaded (`streams.churn_model`)."""
+    logged), the alerts `alert_route` admits also go to that Slack-compatible webhook;
+    with `gc_policy`, its collection counts go on the progress line (`streams.gcpolicy`).
+    With `model_ready`, no record is scored before it is set: the churn model is loaded
+    (`streams.churn_model`)."""
     counters = Counters()
     if webhook_url:
-        register_alert_webhook(app, sink, AlertWebhook(webhook_url))
+        register_alert_webhook(app, sink, AlertWebhook(webhook_url, route=alert_route))
 
     # Changed states are saved before each commit, once the outputs they caused are
     # durable (`streams.gate`): the flusher writes them to the table's store and sends
@@ -164,8 +167,9 @@ def register_alert_webhook(app: faust.App, sink: OutputSink, webhook: AlertWebho
         s = webhook.stats
         if s.submitted:
             log.info(
-                "alert webhook: submitted=%d sent=%d failed=%d dropped=%d retries=%d queued=%d",
-                s.submitted, s.sent, s.failed, s.dropped, s.retries, len(webhook.queue),
+                "alert webhook: submitted=%d filtered=%d sent=%d failed=%d dropped=%d retries=%d "
+                "queued=%d",
+                s.submitted, s.filtered, s.sent, s.failed, s.dropped, s.retries, len(webhook.queue),
             )  # fmt: skip
 
     @app.on_before_shutdown.connect

@@ -16,6 +16,8 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.events import Family
+from schemas.outputs import Severity
+from streams.alert_route import AlertRoute, parse_kinds
 from streams.errors import SettingsError
 
 
@@ -114,6 +116,22 @@ class Settings(BaseSettings):
     alert_webhook_url: SecretStr | None = Field(
         None, validation_alias=_env("HEALTHSCORE_ALERT_WEBHOOK_URL")
     )
+    alert_min_severity: Severity = Field(
+        Severity.LOW, validation_alias=_env("HEALTHSCORE_ALERT_MIN_SEVERITY")
+    )
+    """The least severity the webhook and the Grafana alert rules pass on (`alert_route`)."""
+    alert_kinds: str = Field("all", validation_alias=_env("HEALTHSCORE_ALERT_KINDS"))
+    """Comma-separated alert kinds the webhook and the Grafana alert rules pass on; `all`."""
+
+    @field_validator("alert_kinds")
+    @classmethod
+    def _known_kinds(cls, value: str) -> str:
+        parse_kinds(value)  # refuses an unknown kind at start-up, naming the known ones
+        return value
+
+    @property
+    def alert_route(self) -> AlertRoute:
+        return AlertRoute(self.alert_min_severity, parse_kinds(self.alert_kinds))
 
     @field_validator("alert_webhook_url", "churn_model_pin", mode="before")
     @classmethod
@@ -164,6 +182,8 @@ class Settings(BaseSettings):
             else _redact_url(self.clickhouse_url.get_secret_value()),
             "database": self.clickhouse_database,
             "alert_webhook": "set" if self.alert_webhook_url else "off",
+            "alert_min_severity": self.alert_min_severity.value,
+            "alert_kinds": self.alert_kinds,
             "churn_model_pin": self.churn_model_pin or "off",
         }
 

@@ -2,6 +2,8 @@
 
     OutputSink.publish --submit(alert)--> bounded queue --AlertWebhook.run()--> POST JSON
 
+Only the alerts its `AlertRoute` admits (a minimum severity, a set of kinds:
+`streams.alert_route`) are queued; the others are counted in `stats.filtered`.
 Scoring never waits for the webhook. `submit` is synchronous and O(1); when
 the queue is full the *oldest* alert is dropped, counted in `stats.dropped`
 and logged (the first drop, then at most one line per `log_every` seconds).
@@ -28,6 +30,7 @@ from typing import Any
 import aiohttp
 
 from schemas.outputs import Alert
+from streams.alert_route import EVERY_ALERT, AlertRoute
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,8 @@ class WebhookStats:
     dropped: int = 0
     """Alerts dropped unsent because the queue was full."""
     retries: int = 0
+    filtered: int = 0
+    """Alerts not queued: below the minimum severity or of a kind not routed here."""
 
 
 def _escape(text: str) -> str:
@@ -144,6 +149,7 @@ class AlertWebhook:
         backoff: float = 0.5,
         max_backoff: float = 30.0,
         log_every: float = 10.0,
+        route: AlertRoute = EVERY_ALERT,
     ) -> None:
         if queue_size < 1 or max_attempts < 1 or timeout <= 0:
             raise ValueError("queue_size and max_attempts must be >= 1, timeout > 0")
@@ -155,6 +161,7 @@ class AlertWebhook:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.log_every = log_every
+        self.route = route
         self.stats = WebhookStats()
         self._wake: asyncio.Event | None = None
         self._busy = False
@@ -166,8 +173,11 @@ class AlertWebhook:
     # --- the scoring side: never blocks -------------------------------------------
 
     def submit(self, alert: Alert) -> None:
-        """Queue an alert; drops the oldest queued one when the queue is full."""
+        """Queue an alert the route admits; drops the oldest queued one when the queue is full."""
         self.stats.submitted += 1
+        if not self.route.admits(alert.kind, alert.severity):
+            self.stats.filtered += 1
+            return
         if len(self.queue) >= self.queue_size:
             dropped = self.queue.popleft()
             self.stats.dropped += 1

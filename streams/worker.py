@@ -78,6 +78,7 @@ def build(
         sink,
         feed.ready,
         webhook_url=webhook.get_secret_value() if webhook else None,
+        alert_route=settings.alert_route,
         gc_policy=gc_policy,
     )
 

@@ -2,9 +2,16 @@
 
 Each rule's query returns one row per account: `account_id`, `tier` and other
 string columns (they become the labels of one alert instance per account) and
-exactly one number (the value the threshold compares). The notification
+exactly one number (the value the threshold compares). The `severity` label is
+the scoring core's tier x urgency matrix (`scoring.alerts.severity`), the
+urgency read from the latest score (see `severity_sql`). The notification
 policy routes on the `tier` label: must-haves fast and often (one-to-one),
 nice-to-haves batched (one-to-many), as seed 003 would engage them.
+
+An `AlertRoute` (`streams.alert_route`: `HEALTHSCORE_ALERT_MIN_SEVERITY`,
+`HEALTHSCORE_ALERT_KINDS`) decides what reaches the contact point: a rule of a
+kind it leaves out is paused, and each query keeps only the rows at or above
+its minimum severity, so no instance below it ever fires.
 
 No `$` appears in rules: Grafana interpolates environment variables in
 provisioning files, so `$labels` or a `$__` macro would be silently eaten.
@@ -16,6 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from scoring import ScoringConfig, load_config
+from scoring.config_sections import URGENCIES
+from streams.alert_route import EVERY_ALERT, AlertRoute
 from streams.grafana.panels import DATASOURCE, DATASOURCE_UID, FORMAT_TABLE, JSON
 from streams.grafana.variables import DEFAULT_DATABASE
 
@@ -29,7 +39,42 @@ WEBHOOK_ENV = "HEALTHSCORE_ALERT_WEBHOOK_URL"
 CHURN_ALERT_THRESHOLD = 0.5
 ROUTE_MATCHER = ["healthscore", "=", "true"]
 EXPR: JSON = {"type": "__expr__", "uid": "__expr__"}
-SEVERITY = "multiIf(tier = 'must_have', 'high', tier = 'want_to_have', 'medium', 'low') AS severity"
+
+
+def _pair(value: str, thresholds: tuple[float, float]) -> str:
+    return f"({value} >= {thresholds[0]:g}) + ({value} >= {thresholds[1]:g})"
+
+
+def severity_sql(kind: str, config: ScoringConfig) -> str:
+    """The `severity` column: tier x urgency as `scoring.alerts.severity` computes it, from
+    the latest score's columns. The kind's urgency is raised (if `raised_by_risk`) by churn
+    risk, by the ARR at risk (churn risk x 12 x MRR: the open-expansion uplift is not in the
+    table) and by the speed of the drop, read as the fall of the 7-day trend."""
+    a = config.alerts
+    spec = getattr(a.kinds, kind)
+    urgency = str(URGENCIES.index(spec.urgency))
+    if spec.raised_by_risk:
+        risk = "ifNull(churn_risk, 0)"
+        u = a.urgency
+        urgency = (
+            f"greatest({urgency}, {_pair(risk, u.churn_risk)}, "
+            f"{_pair(f'{risk} * 12 * mrr', u.arr_at_risk)}, "
+            f"{_pair('-ifNull(trend_7d, 0)', u.health_drop_points)})"
+        )
+    rows = {t: [s.value for s in getattr(a.severity, t)] for t in type(a.severity).model_fields}
+    matrix = ", ".join(f"tier = '{t}', {row}" for t, row in rows.items() if t != "nice_to_have")
+    return (
+        f"arrayElement(multiIf({matrix}, {rows['nice_to_have']}), toUInt8(1 + {urgency})) "
+        "AS severity"
+    )
+
+
+def _admitted(route: AlertRoute) -> str:
+    """A WHERE condition keeping the rows whose severity the route admits ('' for every one)."""
+    if route.min_severity == EVERY_ALERT.min_severity:
+        return ""
+    names = ", ".join(f"'{s.value}'" for s in route.severities)
+    return f"\n  AND severity IN ({names})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +88,16 @@ class AccountRule:
     description: str
 
 
-def account_rules(database: str = DEFAULT_DATABASE) -> list[AccountRule]:
+def account_rules(
+    database: str = DEFAULT_DATABASE,
+    route: AlertRoute = EVERY_ALERT,
+    config: ScoringConfig | None = None,
+) -> list[AccountRule]:
+    """Every rule (a kind the route leaves out is paused: `rule_body`), each query keeping
+    the rows at or above the route's minimum severity."""
+    config = config or load_config()
     latest = f"{database}.latest_score FINAL"
+    keep = _admitted(route)
     link = 'Account board: /d/hs-account/?var-account={{ index .Labels "account_id" }}'
     who = '{{ index .Labels "account_id" }} ({{ index .Labels "tier" }})'
     return [
@@ -53,11 +106,11 @@ def account_rules(database: str = DEFAULT_DATABASE) -> list[AccountRule]:
             title="Account entered work to keep",
             kind="entered_work_to_keep",
             sql=f"""SELECT account_id, tier, segment, engagement,
-       {SEVERITY},
+       {severity_sql("entered_work_to_keep", config)},
        toString(assumeNotNull(success_quadrant)) AS quadrant,
        toFloat64(1) AS in_work_to_keep
 FROM {latest}
-WHERE success_quadrant LIKE 'work_to_keep:%' AND cancelled = 0""",
+WHERE success_quadrant LIKE 'work_to_keep:%' AND cancelled = 0{keep}""",
             threshold=0.0,
             summary=f'{who} is in {{{{ index .Labels "quadrant" }}}}',
             description="Profitable but unhappy (flight risk) or happy but costly "
@@ -69,10 +122,10 @@ WHERE success_quadrant LIKE 'work_to_keep:%' AND cancelled = 0""",
             title="Churn risk above threshold",
             kind="churn_risk_high",
             sql=f"""SELECT account_id, tier, segment, engagement,
-       {SEVERITY},
+       {severity_sql("churn_risk_high", config)},
        toFloat64(assumeNotNull(churn_risk)) AS churn_risk
 FROM {latest}
-WHERE churn_risk > {CHURN_ALERT_THRESHOLD} AND cancelled = 0""",
+WHERE churn_risk > {CHURN_ALERT_THRESHOLD} AND cancelled = 0{keep}""",
             threshold=CHURN_ALERT_THRESHOLD,
             summary=f'{who} churn risk is {{{{ humanizePercentage (index .Values "B").Value }}}}',
             description=f"Probability of cancelling within the model's horizon above "
@@ -115,8 +168,9 @@ def _expression(ref: str, model: JSON) -> JSON:
     }
 
 
-def rule_body(rule: AccountRule) -> JSON:
-    """The fields a rule has both in a provisioning file and in the API."""
+def rule_body(rule: AccountRule, route: AlertRoute = EVERY_ALERT) -> JSON:
+    """The fields a rule has both in a provisioning file and in the API; paused when the
+    route leaves its kind out."""
     return {
         "uid": rule.uid,
         "title": rule.title,
@@ -127,14 +181,14 @@ def rule_body(rule: AccountRule) -> JSON:
         "for": "0s",
         "annotations": {"summary": rule.summary, "description": rule.description},
         "labels": {"healthscore": "true", "alert_kind": rule.kind},
-        "isPaused": False,
+        "isPaused": rule.kind not in route.admitted_kinds(),
     }
 
 
-def api_rule(rule: AccountRule) -> JSON:
+def api_rule(rule: AccountRule, route: AlertRoute = EVERY_ALERT) -> JSON:
     """Body of POST/PUT /api/v1/provisioning/alert-rules."""
     return {
-        **rule_body(rule),
+        **rule_body(rule, route),
         "orgID": 1,
         "folderUID": FOLDER_UID,
         "ruleGroup": RULE_GROUP,
@@ -187,7 +241,9 @@ def _is_ours(route: JSON) -> bool:
     return ROUTE_MATCHER in (route.get("object_matchers") or [])
 
 
-def provisioning_file(database: str = DEFAULT_DATABASE) -> dict[str, Any]:
+def provisioning_file(
+    database: str = DEFAULT_DATABASE, route: AlertRoute = EVERY_ALERT
+) -> dict[str, Any]:
     """`dashboards/provisioning/alerting/healthscore.yaml` as data."""
     return {
         "apiVersion": 1,
@@ -197,7 +253,7 @@ def provisioning_file(database: str = DEFAULT_DATABASE) -> dict[str, Any]:
                 "name": RULE_GROUP,
                 "folder": FOLDER_TITLE,
                 "interval": f"{INTERVAL_SECONDS}s",
-                "rules": [rule_body(r) for r in account_rules(database)],
+                "rules": [rule_body(r, route) for r in account_rules(database, route)],
             }
         ],
         "contactPoints": [

@@ -13,6 +13,8 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from schemas.outputs import Severity
+from streams.alert_route import EVERY_ALERT, AlertRoute, parse_kinds
 from streams.grafana import alerting, datasource
 from streams.grafana.errors import GrafanaError
 from streams.grafana.variables import DEFAULT_DATABASE
@@ -27,6 +29,8 @@ class Target:
     database: str = DEFAULT_DATABASE
     clickhouse_password: str | None = None
     timeout: float = 10.0
+    route: AlertRoute = EVERY_ALERT
+    """Which alerts reach the contact point (`streams.alert_route`)."""
 
 
 def publish(target: Target) -> list[str]:
@@ -68,8 +72,34 @@ def build_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--database", default=DEFAULT_DATABASE, help=f"ClickHouse database ({DEFAULT_DATABASE})"
     )
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per request (10)")
+    add_route_arguments(p)
     p.set_defaults(func=run)
     return grafana
+
+
+def add_route_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--min-severity",
+        choices=[s.value for s in Severity],
+        help="least severity that reaches the contact point "
+        "(default: $HEALTHSCORE_ALERT_MIN_SEVERITY, else low)",
+    )
+    parser.add_argument(
+        "--kinds",
+        help="comma-separated alert kinds that reach the contact point; the other rules are "
+        "paused (default: $HEALTHSCORE_ALERT_KINDS, else all)",
+    )
+
+
+def route_from(args: argparse.Namespace, environ: dict[str, str] | None = None) -> AlertRoute:
+    """The route of the flags, else of the environment names the settings read."""
+    env = os.environ if environ is None else environ
+    severity = args.min_severity or env.get("HEALTHSCORE_ALERT_MIN_SEVERITY") or "low"
+    kinds = args.kinds if args.kinds is not None else env.get("HEALTHSCORE_ALERT_KINDS", "all")
+    try:
+        return AlertRoute(Severity(severity), parse_kinds(kinds))
+    except ValueError as exc:
+        raise GrafanaError(str(exc)) from exc
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
         database=args.database,
         clickhouse_password=os.environ.get(datasource.PASSWORD_ENV),
         timeout=args.timeout,
+        route=route_from(args),
     )
     for line in publish(target):
         print(line)

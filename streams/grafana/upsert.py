@@ -43,7 +43,8 @@ class Publisher:
         lines += [self.folder(), *self.datasource()]
         lines += [self.dashboard(board) for board in BOARDS.values()]
         lines.append(self.contact_point())
-        lines += [self.rule(rule) for rule in alerting.account_rules(self.target.database)]
+        rules = alerting.account_rules(self.target.database, self.target.route)
+        lines += [self.rule(rule) for rule in rules]
         lines.append(self.policy())
         return lines
 
@@ -103,7 +104,7 @@ class Publisher:
         return f"contact point {alerting.CONTACT_POINT}: created"
 
     def rule(self, rule: alerting.AccountRule) -> str:
-        body = alerting.api_rule(rule)
+        body = alerting.api_rule(rule, self.target.route)
         if self.find(f"reading alert rule {rule.uid}",
                      lambda: self.alerting.get_alertrule(rule.uid)) is None:  # fmt: skip
             self.call(f"creating alert rule {rule.uid}", self.alerting.create_alertrule, body)

@@ -23,8 +23,11 @@ import orjson
 import pytest
 
 import scoring
-from schemas.events import FAMILY_BY_TYPE, Family
+from schemas.events import FAMILY_BY_TYPE, Family, Tier
 from schemas.outputs import Alert, Driver, ScoreRecord, Severity
+from scoring.alerts import account_urgency, severity
+from scoring.config_sections import URGENCIES
+from streams.alert_route import AlertRoute
 from streams.clickhouse import connect, migrate
 from streams.clickhouse.client import ClickHouse
 from streams.clickhouse.rows import (
@@ -38,7 +41,7 @@ from streams.clickhouse.rows import (
     transition_row,
 )
 from streams.demo.portfolio import generate
-from streams.grafana.alerting import CHURN_ALERT_THRESHOLD, account_rules
+from streams.grafana.alerting import CHURN_ALERT_THRESHOLD, account_rules, severity_sql
 from streams.grafana.boards import BOARDS
 from streams.grafana.generate import ROOT
 from streams.grafana.macros import QueryContext, expand
@@ -369,3 +372,45 @@ def test_a_hostile_value_selects_only_its_own_rows(
 
     got, expected = run(hostile), run(plain)
     assert got == expected, f"{case.panel.title}: {hostile!r} does not select like {plain!r}"
+
+
+@pytest.mark.parametrize("minimum", [Severity.HIGH, Severity.CRITICAL], ids=str)
+def test_alert_queries_keep_only_the_severities_the_route_admits(
+    loaded: Loaded, minimum: Severity
+) -> None:
+    every = {r.uid: loaded.ch.query_dicts(r.sql) for r in account_rules(DATABASE)}
+    route = AlertRoute(minimum)
+    for rule in account_rules(DATABASE, route):
+        rows = loaded.ch.query_dicts(rule.sql)
+        admitted = [r for r in every[rule.uid] if route.admits(rule.kind, Severity(r["severity"]))]
+        assert rows == admitted, rule.uid
+        assert "nice_to_have" not in {r["tier"] for r in rows}  # at most medium
+
+
+@pytest.mark.parametrize("kind", ["entered_work_to_keep", "churn_risk_high", "health_drop"])
+def test_the_severity_column_is_the_scoring_cores_tier_by_urgency(
+    loaded: Loaded, kind: str
+) -> None:
+    """The SQL of `severity_sql` against `scoring.alerts.severity` over a grid of inputs."""
+    config = scoring.load_config()
+    spec = getattr(config.alerts.kinds, kind)
+    grid = [
+        (tier, risk, mrr, trend)
+        for tier in ("must_have", "want_to_have", "nice_to_have")
+        for risk in (None, 0.1, 0.35, 0.6)
+        for mrr in (100.0, 3000.0, 10000.0)
+        for trend in (None, 5.0, -12.0, -25.0)
+    ]
+    for tier, risk, mrr, trend in grid:
+        source = (
+            f"SELECT '{tier}' AS tier, CAST({'NULL' if risk is None else risk}, "
+            f"'Nullable(Float32)') AS churn_risk, toFloat64({mrr}) AS mrr, "
+            f"CAST({'NULL' if trend is None else trend}, 'Nullable(Float32)') AS trend_7d"
+        )
+        (row,) = loaded.ch.query_dicts(f"SELECT {severity_sql(kind, config)} FROM ({source})")
+        r, t = risk or 0.0, trend or 0.0
+        account = account_urgency(r, -t, r * 12 * mrr, config)
+        level = (
+            max(spec.urgency, account, key=URGENCIES.index) if spec.raised_by_risk else spec.urgency
+        )
+        assert Severity(row["severity"]) is severity(Tier(tier), level, config), (tier, r, mrr, t)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
+from schemas.outputs import Severity
+from streams.alert_route import AlertRoute
 from streams.grafana import alerting, datasource
+from streams.grafana.errors import GrafanaError
 from streams.grafana.generate import ROOT
+from streams.grafana.publish import add_route_arguments, route_from
 
 ALERTING = yaml.safe_load((ROOT / "provisioning" / "alerting" / "healthscore.yaml").read_text())
 ALERTING_TEXT = (ROOT / "provisioning" / "alerting" / "healthscore.yaml").read_text()
@@ -104,3 +110,44 @@ def test_dashboards_and_rules_share_one_folder():
     )["providers"][0]
     assert provider["folder"] == ALERTING["groups"][0]["folder"] == alerting.FOLDER_TITLE
     assert Path(ROOT / "boards").is_dir()
+
+
+def test_the_committed_rules_pass_every_alert_and_a_route_pauses_the_kinds_it_leaves_out():
+    (group,) = ALERTING["groups"]
+    assert [r["isPaused"] for r in group["rules"]] == [False, False]
+    assert all("severity IN" not in r["data"][0]["model"]["rawSql"] for r in group["rules"])
+    route = AlertRoute(Severity.HIGH, frozenset({"churn_risk_high"}))
+    (tuned,) = alerting.provisioning_file(route=route)["groups"]
+    paused = {r["labels"]["alert_kind"]: r["isPaused"] for r in tuned["rules"]}
+    assert paused == {"entered_work_to_keep": True, "churn_risk_high": False}
+    for rule in tuned["rules"]:
+        assert rule["data"][0]["model"]["rawSql"].endswith("AND severity IN ('high', 'critical')")
+
+
+@pytest.mark.parametrize(
+    ("argv", "environ", "expected"),
+    [
+        ([], {}, AlertRoute()),
+        (
+            [],
+            {"HEALTHSCORE_ALERT_MIN_SEVERITY": "high", "HEALTHSCORE_ALERT_KINDS": "health_drop"},
+            AlertRoute(Severity.HIGH, frozenset({"health_drop"})),
+        ),
+        (
+            ["--min-severity", "critical", "--kinds", "all"],
+            {"HEALTHSCORE_ALERT_MIN_SEVERITY": "high", "HEALTHSCORE_ALERT_KINDS": "health_drop"},
+            AlertRoute(Severity.CRITICAL),
+        ),
+    ],
+)
+def test_publish_takes_the_route_from_its_flags_else_the_settings_names(argv, environ, expected):
+    parser = argparse.ArgumentParser()
+    add_route_arguments(parser)
+    assert route_from(parser.parse_args(argv), environ) == expected
+
+
+def test_publish_refuses_an_unknown_kind():
+    parser = argparse.ArgumentParser()
+    add_route_arguments(parser)
+    with pytest.raises(GrafanaError, match="payment_late"):
+        route_from(parser.parse_args(["--kinds", "payment_late"]), {})

@@ -12,7 +12,7 @@ from schemas.outputs import Alert, Engagement, Severity
 from scoring import ChurnModel, ConfigError, ScoringConfig, process
 from scoring.alerts import KINDS, alert_id, conditions, health_drop, severity
 from scoring.config_load import config_from_mapping, packaged_defaults
-from scoring.config_sections import AlertKinds
+from scoring.config_sections import URGENCIES, AlertKinds
 from scoring.evaluate import evaluate
 from scoring.memory import classify_all
 from scoring.state import Memory
@@ -151,9 +151,9 @@ def test_each_kind_raises_exactly_one_alert_for_its_episode(
     alert = alerts[0]
     assert alert.dedupe_key == f"{ev.account}:{key}"
     assert alert.alert_id == alert_id(alert.dedupe_key, alert.event_id)
-    assert alert.severity == severity(
-        getattr(config.alerts.kinds, kind).severity, alert.tier, config
-    )
+    spec = getattr(config.alerts.kinds, kind)
+    row = getattr(config.alerts.severity, alert.tier.value)
+    assert alert.severity in row[URGENCIES.index(spec.urgency) :]
     assert alert.message and alert.drivers
     assert alert.config_version == config.version
     Alert.model_validate(alert.model_dump())  # built without validation: still valid
@@ -173,24 +173,25 @@ def test_replaying_the_same_events_gives_the_same_alert_ids(
     assert first == again and first
 
 
-# --- severity from the importance tier -----------------------------------------------
+# --- severity: tier x urgency ------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("base", "tier", "expected"),
+    ("tier", "urgency", "expected"),
     [
-        (Severity.CRITICAL, Tier.MUST_HAVE, Severity.CRITICAL),
-        (Severity.CRITICAL, Tier.WANT_TO_HAVE, Severity.HIGH),
-        (Severity.CRITICAL, Tier.NICE_TO_HAVE, Severity.MEDIUM),
-        (Severity.HIGH, Tier.NICE_TO_HAVE, Severity.LOW),
-        (Severity.MEDIUM, Tier.NICE_TO_HAVE, Severity.LOW),  # floored at low
-        (Severity.LOW, Tier.MUST_HAVE, Severity.LOW),
+        (Tier.MUST_HAVE, "high", Severity.CRITICAL),
+        (Tier.MUST_HAVE, "elevated", Severity.HIGH),
+        (Tier.MUST_HAVE, "normal", Severity.MEDIUM),
+        (Tier.WANT_TO_HAVE, "high", Severity.HIGH),
+        (Tier.WANT_TO_HAVE, "normal", Severity.LOW),
+        (Tier.NICE_TO_HAVE, "high", Severity.MEDIUM),
+        (Tier.NICE_TO_HAVE, "elevated", Severity.LOW),
     ],
 )
-def test_severity_steps_down_with_the_tier(
-    config: ScoringConfig, base: Severity, tier: Tier, expected: Severity
+def test_severity_is_tier_by_urgency(
+    config: ScoringConfig, tier: Tier, urgency: str, expected: Severity
 ) -> None:
-    assert severity(base, tier, config) is expected
+    assert severity(tier, urgency, config) is expected  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -422,7 +423,18 @@ def test_a_duplicate_raises_nothing(config: ScoringConfig, model: ChurnModel) ->
         ("alerts", {"health_drop_hysteresis": 15}, "health_drop_hysteresis must be below"),
         ("alerts", {"churn_risk_hysteresis": 0.6}, "churn_risk_hysteresis must be below"),
         ("alerts", {"churn_risk_threshold": 1.5}, "alerts.churn_risk_threshold"),
-        ("alerts", {"tier_steps": {"must_have": 0, "want_to_have": 1}}, "nice_to_have"),
+        ("alerts", {"severity": {"must_have": ["low"] * 3, "want_to_have": ["low"] * 3}}, "nice"),
+        (
+            "alerts",
+            {
+                "urgency": {
+                    "churn_risk": [0.6, 0.5],
+                    "health_drop_points": [1, 2],
+                    "arr_at_risk": [1, 2],
+                }
+            },
+            "churn_risk: the elevated",
+        ),
         ("emit", {"heartbeat_hours": 0}, "emit.heartbeat_hours"),
         ("emit", {"health_change": -1}, "emit.health_change"),
     ],
@@ -437,8 +449,8 @@ def test_the_alert_and_emit_config_is_validated(
 
 def test_an_unknown_severity_or_kind_is_refused() -> None:
     data = packaged_defaults()
-    data["alerts"]["kinds"]["payment_failed"]["severity"] = "urgent"
-    with pytest.raises(ConfigError, match=r"alerts\.kinds\.payment_failed\.severity"):
+    data["alerts"]["kinds"]["payment_failed"]["urgency"] = "urgent"
+    with pytest.raises(ConfigError, match=r"alerts\.kinds\.payment_failed\.urgency"):
         config_from_mapping(data)
     data = packaged_defaults()
     data["alerts"]["kinds"]["payment_late"] = data["alerts"]["kinds"]["payment_failed"]

@@ -51,7 +51,7 @@ def test_a_custom_file_overrides_only_what_it_names(tmp_path: Path) -> None:
         ("version: x\nhappiness: {band_thresholds: [0.5, 0.1, 0.2, 0.6]}\n", "strictly ascending"),
         ("version: x\nshadow_scorecard: nope\n", "shadow_scorecard 'nope' is not in scorecards"),
         ("version: x\nchurn: {snapshot_interval_days: 200}\n", "must not exceed horizon_days"),
-        ("version: x\ntiers: {want_to_have_ltv: 1.0e9}\n", "want_to_have_ltv must be below"),
+        ("version: x\ntiers: {want_to_have_arr: 1.0e9}\n", "want_to_have_arr must be below"),
         ("version: x\nscorecards: {default: {adoption: many}}\n", "scorecards.default.adoption"),
         ("- just\n- a list\n", "top level must be a mapping"),
         ("version: [\n", "not valid YAML"),

@@ -242,7 +242,7 @@ def test_importance_override_sets_tier_and_engagement(
     assert (score.tier, score.engagement) == (Tier.NICE_TO_HAVE, Engagement.ONE_TO_MANY)
 
 
-def test_tier_from_lifetime_value(config: ScoringConfig, model: ChurnModel) -> None:
+def test_tier_from_the_value_at_stake(config: ScoringConfig, model: ChurnModel) -> None:
     for mrr, tier in [
         (100.0, Tier.NICE_TO_HAVE),
         (800.0, Tier.WANT_TO_HAVE),

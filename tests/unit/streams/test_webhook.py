@@ -13,9 +13,12 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from pydantic import ValidationError
 
 from schemas.events import Tier
 from schemas.outputs import Alert, Driver, Engagement, Severity
+from streams.alert_route import AlertRoute
+from streams.settings import load_settings
 from streams.webhook import AlertWebhook, slack_body
 
 SECRET = "T000/B000/s3cr3t-token"
@@ -279,3 +282,80 @@ def test_long_escaped_text_is_never_cut_inside_an_entity() -> None:
     section = body["blocks"][0]["text"]["text"]
     assert len(section) <= 3000 and section.endswith("&amp;")
     assert len(body["text"]) <= 4000
+
+
+# --- routing: a minimum severity and a set of kinds ----------------------------------
+
+
+def test_the_webhook_posts_only_the_alerts_its_route_admits() -> None:
+    """A real local server receives the high-or-worse alerts of the routed kinds only."""
+    sent = [
+        alert(0, severity=Severity.CRITICAL),
+        alert(1, severity=Severity.HIGH),
+        alert(2, severity=Severity.MEDIUM),  # below the minimum
+        alert(3, severity=Severity.LOW),  # below the minimum
+        alert(4, kind="churn_risk_high", severity=Severity.CRITICAL),
+        alert(5, kind="expansion_opportunity", severity=Severity.CRITICAL),  # not routed
+    ]
+
+    async def scenario() -> None:
+        async with server(ok) as (url, received):
+            route = AlertRoute(Severity.HIGH, frozenset({"payment_failed", "churn_risk_high"}))
+            webhook = fast(url, route=route)
+            assert await deliver(webhook, sent)
+            ids = [b["blocks"][-1]["elements"][0]["text"].split(" ")[1] for b in received]
+            assert ids == ["a0000", "a0001", "a0004"]
+            s = webhook.stats
+            assert (s.submitted, s.filtered, s.sent) == (6, 3, 3)
+
+    asyncio.run(scenario())
+
+
+def test_the_default_route_posts_every_alert() -> None:
+    async def scenario() -> None:
+        async with server(ok) as (url, received):
+            webhook = fast(url)
+            alerts = [alert(i, severity=s) for i, s in enumerate(Severity)]
+            assert await deliver(webhook, alerts)
+            assert len(received) == len(alerts) and webhook.stats.filtered == 0
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, AlertRoute(Severity.LOW, None)),
+        (
+            {"HEALTHSCORE_ALERT_MIN_SEVERITY": "high", "HEALTHSCORE_ALERT_KINDS": "payment_failed"},
+            AlertRoute(Severity.HIGH, frozenset({"payment_failed"})),
+        ),
+        (
+            {"HEALTHSCORE_ALERT_KINDS": " churn_risk_high , health_drop "},
+            AlertRoute(Severity.LOW, frozenset({"churn_risk_high", "health_drop"})),
+        ),
+    ],
+)
+def test_the_route_comes_from_the_settings(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], expected: AlertRoute
+) -> None:
+    for name in ("HEALTHSCORE_ALERT_MIN_SEVERITY", "HEALTHSCORE_ALERT_KINDS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert load_settings().alert_route == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("HEALTHSCORE_ALERT_KINDS", "payment_failed,payment_late", "payment_late"),
+        ("HEALTHSCORE_ALERT_MIN_SEVERITY", "urgent", "HEALTHSCORE_ALERT_MIN_SEVERITY"),
+    ],
+)
+def test_an_unknown_kind_or_severity_is_refused(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, problem: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match=problem):
+        load_settings()
