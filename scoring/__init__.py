@@ -7,6 +7,7 @@ ClickHouse. The streams layer calls exactly the names in `__all__`.
 from __future__ import annotations
 
 from scoring.churn import ChurnModel, LabelledExample, default_churn_model, learn, track_record
+from scoring.churn_learner import ChurnLearner
 from scoring.config import ScoringConfig
 from scoring.config_load import load_config
 from scoring.engine import StepResult, is_too_late, process, process_shadow, score_state
@@ -17,6 +18,7 @@ from scoring.track import CalibrationBin, TrackRecordRow
 __all__ = [
     "AccountState",
     "CalibrationBin",
+    "ChurnLearner",
     "ChurnModel",
     "ConfigError",
     "LabelledExample",

@@ -128,7 +128,8 @@ def score_file(
 ) -> ScoreFileSummary:
     """Score every event of `events_path` and write ScoreRecords (JSONL) to `out_path`."""
     config = scoring.load_config(config_path)
-    model = scoring.default_churn_model(config)
+    learner = scoring.ChurnLearner(config)
+    model = learner.model
     events: list[Event] = []
     bad: list[BadLine] = []
     bad_count = read = 0
@@ -159,7 +160,8 @@ def score_file(
             states[event.account_id] = step.state
             last[event.account_id] = step
             if step.examples:
-                model = scoring.learn(model, step.examples)
+                learner.add(step.examples)
+                model = learner.model
                 learned += len(step.examples)
             if cadence is not None:
                 previous = written_at.get(event.account_id)
