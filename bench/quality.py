@@ -75,6 +75,25 @@ def sample(ids: pd.Series, n: int | None) -> set[int]:
     return set(sorted(unique, key=lambda i: zlib.crc32(f"acct-{i}".encode()))[:n])
 
 
+def subset(set_dir: Path, chosen: set[int], out: Path) -> Path:
+    """A copy of the set with only the chosen accounts (the set itself when all are)."""
+    subs = pd.read_parquet(set_dir / "subscriptions.parquet", columns=["account_id"])
+    if chosen >= set(int(i) for i in subs.account_id):
+        return set_dir
+    out.mkdir(parents=True, exist_ok=True)
+    for name, key in (
+        ("usage", "account_id"),
+        ("subscriptions", "account_id"),
+        ("accounts", "id"),
+        ("event_types", None),
+    ):
+        df = pd.read_parquet(set_dir / f"{name}.parquet")
+        if key is not None:
+            df = df[df[key].isin(chosen)]
+        df.to_parquet(out / f"{name}.parquet", index=False)
+    return out
+
+
 def read_scores(path: Path) -> pd.DataFrame:
     rows = []
     with path.open("rb") as f:
@@ -144,9 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     a.work.mkdir(parents=True, exist_ok=True)
     events_path, scores_path = a.work / f"{tag}.events.jsonl", a.work / f"{tag}.scores.jsonl"
     t0 = time.perf_counter()
-    ev = to_events.convert(set_dir)
-    keep = ev.account_id.isin({f"acct-{i}" for i in chosen})
-    ev = ev[keep].reset_index(drop=True)
+    ev = to_events.convert(subset(set_dir, chosen, a.work / f"{tag}.set"))
     to_events.write_jsonl(ev, events_path)
     t1 = time.perf_counter()
     summary = score_file(events_path, scores_path, a.config, cadence=timedelta(days=1))
@@ -192,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
         sel = part & covered
         print(
             f"  {label}: obs={int(part.sum())} pos={int(y[part].sum())} "
-            f"churn_auc={auc(y[sel], risk[sel]):.3f} health_auc={auc(y[sel], minus_health[sel]):.3f}"
+            f"churn_auc={auc(y[sel], risk[sel]):.3f} "
+            f"health_auc={auc(y[sel], minus_health[sel]):.3f}"
         )
     print(
         f"  calibration (service horizon is the config's, the protocol's is 56 days): "

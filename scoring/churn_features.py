@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections.abc import Mapping
+from typing import Any
 
 from scoring.config import ScoringConfig
-from scoring.decay import DAY, LN2
+from scoring.decay import DAY, LN2, Series
 from scoring.state import CHURN_MIX_SERIES, AccountState
 
 WINDOW_DAYS = 28.0
@@ -56,6 +58,30 @@ def mix_series(feature: str) -> str:
 
 def _log1p(x: float) -> float:
     return math.log1p(x) if x > 0.0 else 0.0
+
+
+def _mix(
+    memo: dict[str, Any], series: Mapping[str, Series], now_day: int, half_life: float
+) -> list[float]:
+    """The usage-mix features, log1p(volume over 28 days) per bucket.
+
+    The hot path: an event changes one bucket's counter, so each bucket's value is
+    kept in `memo["mix"]` with the counter object and day it was read for, and only
+    a bucket whose counter was replaced (or a new day) is read again."""
+    cached = memo.get("mix")
+    factor = LN2 / half_life * WINDOW_DAYS
+    if cached is None or cached[0] != now_day:
+        refs: list[Series | None] = [None] * MIX_BUCKETS
+        values = [0.0] * MIX_BUCKETS
+    else:
+        refs, values = list(cached[1]), list(cached[2])
+    for i, name in enumerate(CHURN_MIX_SERIES):
+        s = series.get(name)
+        if s is not refs[i]:
+            refs[i] = s
+            values[i] = 0.0 if s is None else _log1p(s.value(now_day, 0, half_life) * factor)
+    memo["mix"] = (now_day, refs, values)
+    return values
 
 
 def churn_raw_features(
@@ -102,11 +128,7 @@ def churn_raw_features(
         else None
     )
     unpaid = sum(1 for k, m in b.failed.items() if b.paid.get(k, -math.inf) < m.ts)
-    factor = LN2 / hl.usage_long * WINDOW_DAYS
-    mix = tuple(
-        _log1p(s.value(now_day, 0, hl.usage_long) * factor) if (s := series.get(name)) else 0.0
-        for name in CHURN_MIX_SERIES
-    )
+    mix = _mix(u.memo, series, now_day, hl.usage_long)
     return (
         left,
         length,

@@ -45,6 +45,9 @@ from scoring.decay import DAY
 MAX_ABS_FEATURE = 1e3
 """Log-scaled features are small; anything beyond this is implausible input."""
 NEWTON_STEPS = 12
+MIN_PRECISION = 1e-2
+"""A floor on the prior's precision: keeps the Newton system solvable when a feature is
+constant in the buffer or the outcomes separate."""
 
 
 class _Example(NamedTuple):
@@ -149,15 +152,20 @@ class ChurnLearner:
 
         prior = to_std(self.prior)
         current = to_std(self.model)
-        precision = np.full(p + 1, float(c.prior_strength))
+        precision = np.full(p + 1, max(float(c.prior_strength), MIN_PRECISION))
         precision[0] = 1e-3
         theta = current.copy()
         for _ in range(NEWTON_STEPS):
             m = 1.0 / (1.0 + np.exp(-np.clip(a @ theta, -30.0, 30.0)))
             grad = a.T @ (m - y) + precision * (theta - prior)
             hess = (a * (m * (1.0 - m))[:, None]).T @ a + np.diag(precision)
-            step = np.linalg.solve(hess, grad)
+            try:
+                step = np.linalg.solve(hess, grad)
+            except np.linalg.LinAlgError:
+                return self.model
             theta = theta - step
+            if not np.all(np.isfinite(theta)):
+                return self.model
             if float(np.max(np.abs(step))) < 1e-6:
                 break
         theta = current + np.clip(theta - current, -c.max_step, c.max_step)

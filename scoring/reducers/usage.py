@@ -27,6 +27,9 @@ def _feature_used(s: Scratch, e: ev.FeatureUsed, ts: float, day: int, h: int) ->
     memo = (
         {"view": view} if view is not None and features is u.features and users is u.users else {}
     )
+    mix_memo = u.memo.get("mix")  # the churn usage mix, checked bucket by bucket when read
+    if mix_memo is not None:
+        memo["mix"] = mix_memo
     s.usage = UsageFacts(features, users, series, memo)
     return "usage"
 

@@ -12,6 +12,7 @@ import scoring
 PUBLIC = {
     "AccountState",
     "CalibrationBin",
+    "ChurnLearner",
     "ChurnModel",
     "ConfigError",
     "LabelledExample",
