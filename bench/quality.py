@@ -14,7 +14,9 @@ usage: python -m bench.quality [SET_DIR] [--accounts N] [--work DIR] [--config P
    activity (one number), both single quantities needing no training.
 
 SET_DIR defaults to ../shared/churnsim/A (looked up from the working
-directory, then from the repository's parents). Needs pandas and pyarrow.
+directory, then from the repository's parents); the tools (`to_events.py`,
+`observations.py`) are taken from next to the set, else from next to A.
+Needs pandas and pyarrow.
 """
 
 from __future__ import annotations
@@ -153,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     set_dir = (a.set_dir or _default_set()).resolve()
     tools = set_dir.parent
+    if not (tools / "to_events.py").is_file():  # a set kept apart from the tools
+        tools = _default_set().parent
     to_events = _module(tools / "to_events.py")
     observations = _module(tools / "observations.py").observations
     from streams.score_file import score_file
