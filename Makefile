@@ -54,6 +54,10 @@ bench: install kafka-jars ## throughput, latency, memory and state size of one w
 soak: install kafka-jars ## hostile-input soak: 200k+ events, 1% bad, one worker; checks counters, dead letters, RSS (~2 min)
 	$(BIN)/python -m bench.soak $(SOAK_ARGS)
 
+QUALITY_SET ?= ../shared/churnsim/A
+bench-quality: install ## churn and health AUC on a ChurnSim set by its protocol, streaming (QUALITY_SET=dir, QUALITY_ARGS=--accounts 300)
+	$(BIN)/python -m bench.quality $(QUALITY_SET) $(QUALITY_ARGS)
+
 grafana: install ## regenerate the Grafana boards and provisioning files under dashboards/
 	$(BIN)/python -m streams.grafana.generate
 
@@ -64,4 +68,4 @@ format: install ## apply ruff formatting and safe fixes
 clean: ## remove local data (var/) and caches; keeps .venv
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
-.PHONY: help install kafka-jars lint typecheck unit test demo worker kafka schemas grafana bench format clean
+.PHONY: help install kafka-jars lint typecheck unit test demo worker kafka schemas grafana bench bench-quality format clean

@@ -1,14 +1,15 @@
-"""Churn risk: a logistic model over the signals that learns from observed outcomes.
+"""Churn risk: a logistic model over behavioural features (`scoring.churn_features`).
 
-    x_i = u_i - 0.5      (u_i: signal i on 0..1; an unknown signal is neutral, x_i = 0)
+    x_i = feature i, log-scaled; an unknown feature reads as the model's centre c_i
     churn_risk = P(cancel within horizon) = 1 / (1 + exp(-(b0 + sum_i b_i x_i)))
 
-The default coefficients live in the config (`churn.coefficients`). The
-service labels its own training data (see `scoring.outcomes`) and `learn`
-applies online logistic regression (one SGD step per example, small L2 on
-the coefficients, none on the intercept). The model version is
-`<config version>+m<updates // version_every>`: it moves every
-`version_every` learned examples, and the track record is kept per version.
+Coefficients are kept in the features' own (log) units, so a prediction is a
+dot product of ~30 floats, pure Python, no library. The model before any
+outcome is known is the config's prior (`churn.prior`: domain directions such
+as "nearer the term's end is riskier", not fitted to any data set);
+`scoring.churn_learner.ChurnLearner` refits it from the outcomes the service
+labels itself (`scoring.outcomes`). The version is
+`<config version>+m<refits>`; the track record is kept per version.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from datetime import datetime
 
 import orjson
 
+from scoring.churn_features import FEATURES
 from scoring.config import ScoringConfig
 from scoring.errors import ScoringError
-from scoring.names import SIGNALS, SIGNED_SIGNALS
 from scoring.track import TrackRecordRow, VersionStats, row_of
 
 
@@ -34,6 +35,7 @@ class LabelledExample:
     account_id: str
     snapshot_ts: datetime
     features: tuple[float, ...]
+    """Churn features in `scoring.churn_features.FEATURES` order, unknowns as centres."""
     predicted: float
     model_version: str
     """The version that made `predicted`: the track record files the outcome under it."""
@@ -43,13 +45,16 @@ class LabelledExample:
 @dataclass(frozen=True, slots=True)
 class ChurnModel:
     config_version: str
+    features: tuple[str, ...]
+    """Feature names, the order of `coefficients` and `centres`."""
     intercept: float
     coefficients: tuple[float, ...]
-    """In `scoring.names.SIGNALS` order."""
+    """Log-odds per unit of each (log-scaled) feature."""
+    centres: tuple[float, ...]
+    """Each feature's typical value: what an unknown feature reads as."""
+    refits: int
     updates: int
-    learning_rate: float
-    l2: float
-    version_every: int
+    """Examples the newest refit was fitted on (0: the prior)."""
     track_bins: int
     track_versions: int
     track: Mapping[str, VersionStats]
@@ -57,7 +62,7 @@ class ChurnModel:
 
     @property
     def version(self) -> str:
-        return f"{self.config_version}+m{self.updates // self.version_every}"
+        return f"{self.config_version}+m{self.refits}"
 
     def to_bytes(self) -> bytes:
         doc = {name: getattr(self, name) for name in ChurnModel.__slots__ if name != "track"}
@@ -84,40 +89,50 @@ class ChurnModel:
                 )
                 for t in doc.pop("track")
             }
-            doc["coefficients"] = tuple(doc["coefficients"])
-            return cls(track=track, **doc)
+            for key in ("features", "coefficients", "centres"):
+                doc[key] = tuple(doc[key])
+            model = cls(track=track, **doc)
         except (orjson.JSONDecodeError, KeyError, IndexError, TypeError) as exc:
             raise ScoringError(f"corrupt ChurnModel bytes: {exc}") from exc
+        if not (len(model.features) == len(model.coefficients) == len(model.centres)):
+            raise ScoringError("corrupt ChurnModel bytes: feature, coefficient counts differ")
+        return model
+
+    def coefficient_table(self) -> list[tuple[str, float, float]]:
+        """(feature, coefficient, centre) rows, the intercept first (centre 0)."""
+        return [
+            ("intercept", self.intercept, 0.0),
+            *zip(self.features, self.coefficients, self.centres, strict=True),
+        ]
+
+
+def _logit(p: float) -> float:
+    return math.log(p / (1.0 - p))
 
 
 def default_churn_model(config: ScoringConfig) -> ChurnModel:
-    """The model before it has learned anything: the config's documented coefficients."""
+    """The model before it has learned anything: the config's prior."""
     c = config.churn
+    weights = tuple(c.prior[f].weight if f in c.prior else 0.0 for f in FEATURES)
+    centres = tuple(c.prior[f].typical if f in c.prior else 0.0 for f in FEATURES)
+    intercept = _logit(c.prior_risk) - sum(map(operator.mul, weights, centres))
     return ChurnModel(
         config_version=config.version,
-        intercept=c.coefficients.intercept,
-        coefficients=config.coefficients,
+        features=FEATURES,
+        intercept=intercept,
+        coefficients=weights,
+        centres=centres,
+        refits=0,
         updates=0,
-        learning_rate=c.learning_rate,
-        l2=c.l2,
-        version_every=c.version_every,
         track_bins=c.track_record_bins,
         track_versions=c.track_record_versions,
         track={},
     )
 
 
-_SIGNED = tuple(s in SIGNED_SIGNALS for s in SIGNALS)
-
-
-def churn_features(values: Sequence[float | None]) -> tuple[float, ...]:
-    """Centred features in SIGNALS order; unknown signals are neutral (0)."""
-    return tuple(
-        [
-            0.0 if v is None else (v * 0.5 if signed else v - 0.5)
-            for v, signed in zip(values, _SIGNED, strict=True)
-        ]
-    )
+def churn_features(model: ChurnModel, raw: Sequence[float | None]) -> tuple[float, ...]:
+    """The features with unknowns (None) read as the model's centres."""
+    return tuple([c if x is None else x for x, c in zip(raw, model.centres, strict=True)])
 
 
 def _sigmoid(z: float) -> float:
@@ -132,36 +147,32 @@ def predict(model: ChurnModel, features: Sequence[float]) -> float:
 
 
 def contributions(model: ChurnModel, features: Sequence[float]) -> tuple[float, ...]:
-    """Log-odds contribution b_i x_i of each signal."""
-    return tuple(b * x for b, x in zip(model.coefficients, features, strict=True))
+    """Log-odds contribution b_i (x_i - c_i) of each feature against its typical value."""
+    return tuple(
+        b * (x - c) for b, x, c in zip(model.coefficients, features, model.centres, strict=True)
+    )
 
 
-def learn(model: ChurnModel, examples: Sequence[LabelledExample]) -> ChurnModel:
-    """One SGD step per example, in order; also files each outcome in the track record."""
+def file_outcomes(model: ChurnModel, examples: Sequence[LabelledExample]) -> ChurnModel:
+    """The model with each example's outcome filed in the track record under the version
+    that predicted it (coefficients unchanged)."""
     if not examples:
         return model
-    b0, coefs = model.intercept, list(model.coefficients)
-    lr, l2 = model.learning_rate, model.l2
     track = dict(model.track)
     for ex in examples:
-        z = b0 + sum(b * x for b, x in zip(coefs, ex.features, strict=True))
-        error = float(ex.churned) - _sigmoid(z)
-        b0 += lr * error
-        for i, x in enumerate(ex.features):
-            coefs[i] += lr * (error * x - l2 * coefs[i])
         stats = track.get(ex.model_version) or VersionStats.empty(
             ex.model_version, model.track_bins
         )
         track[ex.model_version] = stats.add(ex.predicted, ex.churned)
         while len(track) > model.track_versions:
             del track[next(iter(track))]
-    return replace(
-        model,
-        intercept=b0,
-        coefficients=tuple(coefs),
-        updates=model.updates + len(examples),
-        track=track,
-    )
+    return replace(model, track=track)
+
+
+def learn(model: ChurnModel, examples: Sequence[LabelledExample]) -> ChurnModel:
+    """Files the outcomes in the track record. The coefficients move only through
+    `scoring.churn_learner.ChurnLearner`, which needs the config and keeps its examples."""
+    return file_outcomes(model, examples)
 
 
 def track_record(model: ChurnModel) -> list[TrackRecordRow]:

@@ -34,10 +34,11 @@ from scoring.config_sections import (
     Usage,
     Windows,
 )
-from scoring.names import SIGNALS
+from scoring.state import CHURN_MIX_SERIES
 
 SERIES_HALF_LIVES: dict[str, tuple[str, ...]] = {
     "usage": ("usage_short", "usage_long"),
+    **{name: ("usage_long",) for name in CHURN_MIX_SERIES},
     "tickets": ("tickets_short", "tickets_baseline"),
     "escalations": ("escalations",),
     "reopenings": ("reopenings",),
@@ -114,9 +115,3 @@ class ScoringConfig(Section):
     @cached_property
     def heartbeat_seconds(self) -> float:
         return self.emit.heartbeat_hours * 3600.0
-
-    @cached_property
-    def coefficients(self) -> tuple[float, ...]:
-        """Default churn coefficients in SIGNALS order (intercept excluded)."""
-        c = self.churn.coefficients
-        return tuple(float(getattr(c, s)) for s in SIGNALS)

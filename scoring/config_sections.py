@@ -237,31 +237,41 @@ class Opportunities(Section):
     advocacy_nps: Annotated[int, Field(ge=0, le=10)]
 
 
-class Coefficients(Section):
-    intercept: Coefficient
-    feature_breadth: Coefficient
-    feature_depth: Coefficient
-    velocity: Coefficient
-    adoption: Coefficient
-    milestone_completion: Coefficient
-    customer_happiness: Coefficient
-    company_happiness: Coefficient
-    goal_clarity: Coefficient
-    priority: Coefficient
-
-
 MAX_WAITING_SNAPSHOTS = 366
+
+
+class PriorFeature(Section):
+    """The prior belief about one churn feature, before any outcome is observed."""
+
+    weight: Annotated[float, Field(ge=-10, le=10)]
+    """Log-odds per unit of the (log-scaled) feature; the sign is the domain's direction."""
+    typical: Annotated[float, Field(ge=-1e3, le=1e3)]
+    """A typical value, the centre until centres are learned from data."""
 
 
 class Churn(Section):
     horizon_days: Annotated[float, Field(ge=1, le=MAX_DAYS, allow_inf_nan=False)]
-    snapshot_interval_days: Annotated[float, Field(ge=1, le=MAX_DAYS, allow_inf_nan=False)]
-    learning_rate: Annotated[float, Field(gt=0, le=10)]
-    l2: Annotated[float, Field(ge=0, le=1)]
-    version_every: Count
+    snapshot_interval_days: Annotated[float, Field(ge=1, le=365)]
+    prior_risk: Annotated[float, Field(gt=0, lt=1)]
+    """P(cancel within horizon) of a typical account before anything is learned."""
+    prior_strength: Annotated[float, Field(ge=0, le=1e6)]
+    """Precision of the prior on each standardised coefficient, in examples' worth."""
+    refit_every: Annotated[int, Field(ge=1, le=100_000)]
+    """A refit (and a new model version) after this many new learnable examples."""
+    min_per_class: Annotated[int, Field(ge=1, le=100_000)]
+    """No refit before this many examples of each outcome."""
+    buffer_examples: Annotated[int, Field(ge=10, le=200_000)]
+    """The newest learnable examples a refit uses (bounded memory)."""
+    max_step: Annotated[float, Field(gt=0, le=10)]
+    """The most one refit may move any standardised coefficient (log-odds per sd)."""
+    max_example_lag_days: Annotated[float, Field(gt=0, le=3650)]
+    """Examples whose snapshot is older than the learner's clock minus horizon minus this
+    are backdated and not learned from."""
     track_record_bins: Annotated[int, Field(ge=2, le=100)]
     track_record_versions: Annotated[int, Field(ge=1, le=1000)]
-    coefficients: Coefficients
+    prior: dict[str, PriorFeature]
+    """Per churn feature (`scoring.churn_features.FEATURES`); a feature not named has
+    weight 0 and typical 0 (the data decide)."""
 
     @model_validator(mode="after")
     def _interval_fits(self) -> Churn:
@@ -272,6 +282,12 @@ class Churn(Section):
                 f"horizon_days / snapshot_interval_days must be at most {MAX_WAITING_SNAPSHOTS} "
                 f"(the snapshots of an account waiting for their outcome)"
             )
+
+        from scoring.churn_features import FEATURES
+
+        unknown = sorted(set(self.prior) - set(FEATURES))
+        if unknown:
+            raise ValueError(f"churn.prior names unknown features: {unknown}")
         return self
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from scoring import churn
+from scoring.churn_features import churn_raw_features
 from scoring.config import ScoringConfig
 from scoring.config_sections import Scorecard
 from scoring.decay import day_of
@@ -187,7 +188,8 @@ def evaluate(
     )
     segment = str(b.segment.value) if b.segment is not None else config.default_segment
     card = scorecard or config.scorecard_for(segment)
-    features = churn.churn_features(values)
+    raw = churn_raw_features(state, now_ts, now_day, uv.active, customer, config)
+    features = churn.churn_features(model, raw)
     return Evaluation(
         now_ts,
         now_day,

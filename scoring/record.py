@@ -174,10 +174,10 @@ _INDEX = {name: i for i, name in enumerate(SIGNALS)}
 
 def churn_drivers(ev: Evaluation, model: ChurnModel, n: int) -> tuple[Driver, ...]:
     """The `n` largest log-odds contributions (`churn.contributions`) by absolute value
-    (ties: SIGNALS order), zeros left out, as drivers."""
-    coefficients, values = model.coefficients, ev.values
-    parts = contributions(model, ev.features)
-    order = sorted(range(len(SIGNALS)), key=[-abs(p) for p in parts].__getitem__)
+    (ties: feature order), zeros left out, as drivers named by churn feature."""
+    coefficients, values, names = model.coefficients, ev.features, model.features
+    parts = contributions(model, values)
+    order = sorted(range(len(parts)), key=[-abs(p) for p in parts].__getitem__)
     drivers = []
     for i in order[:n]:
         part = parts[i]
@@ -186,7 +186,7 @@ def churn_drivers(ev: Evaluation, model: ChurnModel, n: int) -> tuple[Driver, ..
                 trusted(
                     Driver,
                     {
-                        "signal": SIGNALS[i],
+                        "signal": names[i],
                         "value": _round4(values[i]),
                         "weight": round(coefficients[i], 4),
                         "effect": round(part, 4),

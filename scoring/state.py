@@ -28,8 +28,13 @@ from typing import Any, NamedTuple
 
 from scoring.decay import Series
 
+CHURN_MIX_SERIES: tuple[str, ...] = tuple(f"mix{i}" for i in range(16))
+"""The churn model's usage mix: feature names hash into these decayed counters
+(`scoring.churn_features.mix_series`), a fixed-size vector whatever the catalogue."""
+
 SERIES_FAMILY: dict[str, str] = {
     "usage": "usage",
+    **{name: "usage" for name in CHURN_MIX_SERIES},
     "tickets": "support",
     "escalations": "support",
     "reopenings": "support",

@@ -11,12 +11,15 @@ Three parts, all in every worker process (docs/operations.md, The churn model):
   one leaves or dies. The owner feeds the examples, in topic order, to
   `scoring.ChurnLearner` and publishes each new model version to the compacted
   `<prefix>.churn-models` topic (keys `version:<v>` and `current`), then a checkpoint
-  (key `learner`: the model plus the offset from which the examples it has not learned
-  yet start) and the track record (key `track`, and the `churn_track_record` table). A
-  new owner starts from the checkpoint and replays the examples after it: the learner
-  is deterministic in the example sequence, so it publishes the same versions the old
-  owner would have. Examples are deduplicated by (account, snapshot time) over a
-  bounded window, since a worker that crashes before a commit sends its examples again.
+  (key `learner`: the model plus the offset of the next example it has not seen) and
+  the track record (key `track`, and the `churn_track_record` table). A new owner
+  rebuilds the learner by replaying the retained examples from the start of the topic
+  (the learner's refits use a buffer of past examples, which is too large for one
+  Kafka record): the learner is deterministic in the example sequence, so it reaches
+  the checkpoint's model, publishing nothing until it passes the checkpoint's offset,
+  then carries on as the old owner would have. Examples are deduplicated by (account,
+  snapshot time) over a bounded window, since a worker that crashes before a commit
+  sends its examples again.
 * The feed (`ModelFeed`). Every worker reads the models topic from the beginning at
   start, before it scores anything, then follows it: it scores with the newest
   version, or with `HEALTHSCORE_CHURN_MODEL_PIN`'s version only. Each score names the
@@ -40,7 +43,6 @@ import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
 import scoring
-import scoring.names
 from streams.clickhouse.rows import TRACK_RECORD_COLUMNS, track_record_row
 from streams.clickhouse.writer import ClickHouseWriter
 from streams.settings import Settings
@@ -84,13 +86,13 @@ def kafka_kwargs(settings: Settings) -> dict[str, Any]:
 # --- the records of the models topic -----------------------------------------------
 
 
-def encode_checkpoint(model: scoring.ChurnModel, replay_from: int) -> bytes:
-    return struct.pack(">q", replay_from) + model.to_bytes()
+def encode_checkpoint(model: scoring.ChurnModel, next_offset: int) -> bytes:
+    return struct.pack(">q", next_offset) + model.to_bytes()
 
 
 def decode_checkpoint(value: bytes) -> tuple[scoring.ChurnModel, int]:
-    (replay_from,) = struct.unpack(">q", value[:8])
-    return scoring.ChurnModel.from_bytes(value[8:]), replay_from
+    (next_offset,) = struct.unpack(">q", value[:8])
+    return scoring.ChurnModel.from_bytes(value[8:]), next_offset
 
 
 def track_doc(
@@ -271,9 +273,11 @@ class ChurnLearnerTask:
         self.writer = writer
         self.clock = clock
         self.learner: scoring.ChurnLearner | None = None
-        self.replay_from = 0
+        self.quiet_until = 0
+        """Examples before this offset were learned by an earlier owner: replayed, but the
+        versions they yield are already published."""
         self.next_offset = 0
-        self.pending_offsets: deque[int] = deque()
+        self.checkpointed: scoring.ChurnModel | None = None
         self.seen = _Seen(SEEN_WINDOW)
         self.flagged: set[str] = set()
         self.stats = {"examples": 0, "duplicates": 0, "skipped": 0, "versions": 0}
@@ -291,25 +295,25 @@ class ChurnLearnerTask:
         consumer.seek(tp, self.start_from(models))
 
     def start_from(self, models: dict[bytes, bytes]) -> int:
-        """Take over from the checkpoint in `models` (the models topic's last records);
-        returns the examples offset to read from (a window before the checkpoint's replay
-        offset, only remembered, so duplicates of older examples are still recognised)."""
-        model, replay_from = None, 0
+        """Take over after the checkpoint in `models` (the models topic's last records);
+        returns the examples offset to read from: the start, since the learner is
+        rebuilt by replaying every retained example."""
+        self.checkpointed, self.quiet_until = None, 0
         if (value := models.get(CHECKPOINT)) is not None:
-            model, replay_from = decode_checkpoint(value)
-            if model.config_version != self.config.version:
+            model, next_offset = decode_checkpoint(value)
+            if model.config_version == self.config.version:
+                self.checkpointed, self.quiet_until = model, next_offset
+            else:
                 log.warning(
                     "churn learner: the checkpoint is of config %s, this worker runs %s: "
                     "learning afresh", model.config_version, self.config.version,
                 )  # fmt: skip
-                model = None
-        self.learner = self._new_learner(model)
-        self.replay_from = self.next_offset = replay_from
-        self.pending_offsets.clear()
+        self.learner = self._new_learner(None)
+        self.next_offset = 0
         self.seen = _Seen(SEEN_WINDOW)
-        log.info("churn learner: this worker owns it now; model %s, examples from offset %d",
-                 self.learner.model.version, replay_from)  # fmt: skip
-        return max(0, replay_from - SEEN_WINDOW)
+        log.info("churn learner: this worker owns it now; replaying the examples up to "
+                 "offset %d before publishing", self.quiet_until)  # fmt: skip
+        return 0
 
     def revoke(self) -> None:
         if self.learner is not None:
@@ -324,16 +328,13 @@ class ChurnLearnerTask:
         start = learner.model
         width = len(start.coefficients)
         for record in records:
+            self.next_offset = record.offset + 1
             try:
                 example = scoring.example_from_bytes(record.value or b"")
             except scoring.ScoringError:
                 log.warning("churn learner: corrupt example at offset %d skipped", record.offset)
                 continue
             key = (example.account_id, example.snapshot_ts.timestamp())
-            if record.offset < self.replay_from:  # already learned: only remembered
-                self.seen.add(key)
-                continue
-            self.next_offset = record.offset + 1
             if not self.seen.add(key):
                 self.stats["duplicates"] += 1
                 continue
@@ -342,13 +343,22 @@ class ChurnLearnerTask:
                 continue
             self.stats["examples"] += 1
             new = learner.add([example])
-            self.pending_offsets.append(record.offset)
-            while len(self.pending_offsets) > learner.pending:
-                self.pending_offsets.popleft()
-            if new is not None:
+            if new is not None and record.offset >= self.quiet_until:
                 await self._publish_version(new)
-        if learner.model is not start:
+        if self.checkpointed is not None and self.next_offset >= self.quiet_until:
+            self._caught_up(learner.model)
+        if learner.model is not start and self.next_offset > self.quiet_until:
             await self._checkpoint(learner)
+
+    def _caught_up(self, model: scoring.ChurnModel) -> None:
+        done = self.checkpointed
+        self.checkpointed = None
+        if done is not None and done.version != model.version:
+            log.warning(
+                "churn learner: the replay reached model %s where the previous owner had %s "
+                "(examples past the topic's retention are gone): carrying on from %s",
+                model.version, done.version, model.version,
+            )  # fmt: skip
 
     async def _publish_version(self, model: scoring.ChurnModel) -> None:
         # without its track record: scoring does not need it, and every worker reads every
@@ -361,9 +371,8 @@ class ChurnLearnerTask:
                  model.version, model.updates, self.stats)  # fmt: skip
 
     async def _checkpoint(self, learner: scoring.ChurnLearner) -> None:
-        replay_from = self.pending_offsets[0] if self.pending_offsets else self.next_offset
         await self.send(
-            self.models_topic, CHECKPOINT, encode_checkpoint(learner.model, replay_from)
+            self.models_topic, CHECKPOINT, encode_checkpoint(learner.model, self.next_offset)
         )
         now = self.clock()
         s = self.settings
@@ -467,9 +476,10 @@ def register_churn_model(
 
     @app.timer(30.0)
     async def report_churn() -> None:
-        if learner.learner is not None:
-            log.info("churn learner: model %s, pending=%d %s", learner.learner.model.version,
-                     learner.learner.pending, learner.stats)  # fmt: skip
+        if (current := learner.learner) is not None:
+            log.info("churn learner: model %s, %d examples buffered, %d rejected %s",
+                     current.model.version, current.buffered, current.rejected,
+                     learner.stats)  # fmt: skip
 
 
 # --- `healthscore model` ---------------------------------------------------------------
@@ -518,12 +528,11 @@ def format_report(
         lines.append(f"workers score with churn model {model.version} ({how})")
     lines.append(f"learned from {model.updates} examples (scoring config {model.config_version})")
     lines.append(f"published versions: {', '.join(published) or 'none'}")
-    names = scoring.names.SIGNALS if len(model.coefficients) == len(scoring.names.SIGNALS) else [
-        f"feature_{i}" for i in range(len(model.coefficients))
-    ]  # fmt: skip
-    lines.append("coefficients (log-odds per unit of feature):")
-    lines.append(f"  {'intercept':<24}{model.intercept:+.3f}")
-    lines.extend(f"  {n:<24}{b:+.3f}" for n, b in zip(names, model.coefficients, strict=True))
+    lines.append("coefficients (log-odds per unit of the log-scaled feature; docs/churn.md):")
+    lines.append(f"  {'intercept':<28}{model.intercept:+.3f}")
+    lines.extend(
+        f"  {n:<28}{b:+.3f}" for n, b in zip(model.features, model.coefficients, strict=True)
+    )
     track = orjson.loads(models[TRACK]) if TRACK in models else []
     if not track:
         lines.append("track record: no outcomes observed yet")

@@ -151,7 +151,8 @@ def score_file(
 
     `now` is the file's clock for the `from_future` check (default: the wall clock)."""
     config = scoring.load_config(config_path)
-    model = scoring.default_churn_model(config)
+    learner = scoring.ChurnLearner(config)
+    model = learner.model
     latest = (now or datetime.now(UTC)) + timedelta(hours=config.ingest.max_future_skew_hours)
     events: list[tuple[int, Event]] = []
     bad: list[BadLine] = []
@@ -210,7 +211,8 @@ def score_file(
             states[event.account_id] = step.state
             last[event.account_id] = step
             if step.examples:
-                model = scoring.learn(model, step.examples)
+                learner.add(step.examples)
+                model = learner.model
                 learned += len(step.examples)
             if cadence is not None:
                 previous = written_at.get(event.account_id)

@@ -73,10 +73,10 @@ def test_a_missing_file_is_a_config_error(tmp_path: Path) -> None:
 
 def test_a_missing_key_is_named() -> None:
     data = packaged_defaults()
-    del data["churn"]["l2"]
+    del data["churn"]["prior_strength"]
     with pytest.raises(ConfigError) as info:
         config_from_mapping(data)
-    assert "churn.l2: required key is missing" in info.value.problems
+    assert "churn.prior_strength: required key is missing" in info.value.problems
 
 
 def test_config_is_frozen() -> None:

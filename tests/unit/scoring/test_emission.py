@@ -25,15 +25,22 @@ def test_the_first_score_is_emitted_then_only_meaningful_moves(
 ) -> None:
     _, steps = run(_steady(), config, model)
     assert steps[0].emit
-    last = None
-    for step in steps:  # health creeps up as usage builds: one message per 2 points
+    last = risk = None
+    step_risk = config.emit.churn_risk_change
+    for step in steps:  # health and risk move as usage builds: one message per 2 points / 0.05
         assert step.score is not None
         if step.emit:
-            assert last is None or abs(step.score.health - last) >= 2.0 or step.transitions
-            last = step.score.health
+            assert (
+                last is None
+                or abs(step.score.health - last) >= 2.0
+                or abs(step.score.churn_risk - risk) >= step_risk
+                or step.transitions
+            )
+            last, risk = step.score.health, step.score.churn_risk
         else:
             assert last is not None and abs(step.score.health - last) < 2.0
-    assert sum(s.emit for s in steps) <= 4
+            assert abs(step.score.churn_risk - risk) < step_risk
+    assert sum(s.emit for s in steps) <= 5  # the first score, health creeping, risk settling
 
 
 @pytest.mark.parametrize(

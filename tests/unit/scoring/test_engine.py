@@ -245,7 +245,7 @@ def test_importance_override_sets_tier_and_engagement(
 def test_tier_from_the_value_at_stake(config: ScoringConfig, model: ChurnModel) -> None:
     for mrr, tier in [
         (100.0, Tier.NICE_TO_HAVE),
-        (800.0, Tier.WANT_TO_HAVE),
+        (2000.0, Tier.WANT_TO_HAVE),  # LTV = MRR x lifetime(churn risk ~10 %)
         (5000.0, Tier.MUST_HAVE),
     ]:
         ev = Events().add("subscription_started", 0, plan="growth", mrr=mrr, seats=5)

@@ -23,7 +23,7 @@ def test_snapshots_are_taken_each_interval_and_bounded(
     assert state is not None
     assert [
         round(s.ts / 86400 - state.memory.snapshots[0].ts / 86400) for s in state.memory.snapshots
-    ] == [0, 30]
+    ] == [0, config.churn.snapshot_interval_days]
     state, _ = run(_subscriber(400), config, model)
     assert state is not None and len(state.memory.snapshots) <= max_snapshots(config)
 

@@ -3,6 +3,8 @@ tier x urgency, readiness from evidence or its absence (docs/scoring.md)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from schemas.events import Tier
@@ -120,7 +122,10 @@ def test_risk_raises_the_severity_of_an_overdue_milestone(
     config: ScoringConfig, model: ChurnModel
 ) -> None:
     """The same overdue milestone on the same must-have account: medium while the account is
-    well, critical once its churn risk is high."""
+    well, critical once its churn risk is high. The model has learned a higher base rate
+    than the prior's (intercept + 1.5 log-odds), so the declining account's risk crosses the
+    threshold; the healthy one's stays low."""
+    model = dataclasses.replace(model, intercept=model.intercept + 1.5)
 
     def overdue_alert(declining: bool) -> Alert:
         ev = Events().add("subscription_started", 0, plan="enterprise", mrr=5000.0, seats=50)

@@ -14,7 +14,6 @@ from schemas.outputs import Driver
 from scoring import default_churn_model, load_config
 from scoring.churn import contributions
 from scoring.evaluate import evaluate
-from scoring.names import SIGNALS
 from scoring.record import (
     SIGNAL_SOURCES,
     churn_drivers,
@@ -37,12 +36,13 @@ def reference_event_ids(evidence: Evidence, signal: str, n: int) -> tuple[str, .
 
 
 def reference_churn_drivers(values: tuple[float | None, ...], features: tuple[float, ...], n: int):  # type: ignore[no-untyped-def]
+    """Churn drivers are named by churn feature and carry the feature's value."""
     parts = contributions(MODEL, features)
-    order = sorted(range(len(SIGNALS)), key=lambda i: -abs(parts[i]))[:n]
+    order = sorted(range(len(parts)), key=lambda i: -abs(parts[i]))[:n]
     return tuple(
         Driver(
-            signal=SIGNALS[i],
-            value=None if values[i] is None else round(values[i], 4),  # type: ignore[arg-type]
+            signal=MODEL.features[i],
+            value=round(features[i], 4),
             weight=round(MODEL.coefficients[i], 4),
             effect=round(parts[i], 4),
             event_ids=(),

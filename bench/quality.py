@@ -1,0 +1,242 @@
+"""Churn and health quality on a ChurnSim set, by its own protocol, streaming.
+
+usage: python -m bench.quality [SET_DIR] [--accounts N] [--work DIR] [--config PATH]
+
+1. converts the set into the service's events (`to_events.py` next to the set),
+   optionally only N accounts (a deterministic subsample by a hash of the id);
+2. runs `score-file --cadence 1d` (its Python API: the real engine and the real
+   `scoring.ChurnLearner`, learning online from the outcomes it labels itself,
+   no hindsight);
+3. applies the protocol (`observations.py`: every 14 days from 2023-02-15,
+   accounts live 28+ days, label = cancels within 56 days; the latest score at
+   or before each observation) and prints churn AUC, health AUC, calibration,
+   per-signal AUC, and the anchors: minus MRR and minus 28-day
+   activity (one number), both single quantities needing no training.
+
+SET_DIR defaults to ../shared/churnsim/A (looked up from the working
+directory, then from the repository's parents); the tools (`to_events.py`,
+`observations.py`) are taken from next to the set, else from next to A.
+Needs pandas and pyarrow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+import time
+import zlib
+from datetime import timedelta
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from scoring.names import SIGNALS
+
+DEFAULT_SET = Path("../shared/churnsim/A")
+
+
+def _default_set() -> Path:
+    candidates = [Path.cwd() / DEFAULT_SET]
+    candidates += [p / "shared/churnsim/A" for p in Path(__file__).resolve().parents]
+    for c in candidates:
+        if (c / "subscriptions.parquet").is_file():
+            return c.resolve()
+    return DEFAULT_SET
+
+
+def _module(path: Path) -> ModuleType:
+    sys.path.insert(0, str(path.parent))
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def auc(y: np.ndarray, s: np.ndarray) -> float:
+    """ROC AUC (ties count half); NaN scores are left out."""
+    ok = ~np.isnan(s)
+    y, s = y[ok], s[ok]
+    pos = int(y.sum())
+    neg = len(y) - pos
+    if pos == 0 or neg == 0:
+        return float("nan")
+    ranks = pd.Series(s).rank(method="average").to_numpy()
+    return float((ranks[y == 1].sum() - pos * (pos + 1) / 2) / (pos * neg))
+
+
+def sample(ids: pd.Series, n: int | None) -> set[int]:
+    """The n accounts with the smallest crc32 of their id (all when n is None)."""
+    unique = sorted(set(int(i) for i in ids))
+    if n is None or n >= len(unique):
+        return set(unique)
+    return set(sorted(unique, key=lambda i: zlib.crc32(f"acct-{i}".encode()))[:n])
+
+
+def subset(set_dir: Path, chosen: set[int], out: Path) -> Path:
+    """A copy of the set with only the chosen accounts (the set itself when all are)."""
+    subs = pd.read_parquet(set_dir / "subscriptions.parquet", columns=["account_id"])
+    if chosen >= set(int(i) for i in subs.account_id):
+        return set_dir
+    out.mkdir(parents=True, exist_ok=True)
+    for name, key in (
+        ("usage", "account_id"),
+        ("subscriptions", "account_id"),
+        ("accounts", "id"),
+        ("event_types", None),
+    ):
+        df = pd.read_parquet(set_dir / f"{name}.parquet")
+        if key is not None:
+            df = df[df[key].isin(chosen)]
+        df.to_parquet(out / f"{name}.parquet", index=False)
+    return out
+
+
+def read_scores(path: Path) -> pd.DataFrame:
+    rows = []
+    with path.open("rb") as f:
+        for line in f:
+            r = orjson.loads(line)
+            row = {
+                "account_id": r["account_id"],
+                "ts": r["ts"],
+                "health": r["health"],
+                "churn_risk": r.get("churn_risk"),
+                "mrr": r.get("mrr"),
+                "model_version": r.get("model_version", ""),
+            }
+            row.update({f"s_{k}": r["signals"].get(k) for k in SIGNALS})
+            rows.append(row)
+    df = pd.DataFrame(rows)
+    df["ts"] = pd.to_datetime(df.ts, utc=True).dt.tz_convert(None)
+    return df
+
+
+def activity_28d(set_dir: Path, obs: pd.DataFrame) -> np.ndarray:
+    """Each observation's account's usage count over the 28 days before it (one number)."""
+    u = pd.read_parquet(set_dir / "usage.parquet", columns=["account_id", "day", "quantity"])
+    u["day"] = pd.to_datetime(u.day)
+    daily = u.groupby(["account_id", "day"]).quantity.sum()
+    out = np.zeros(len(obs))
+    for od, idx in obs.groupby("obs_date").groups.items():
+        w = daily[
+            (daily.index.get_level_values(1) > od - pd.Timedelta(days=28))
+            & (daily.index.get_level_values(1) <= od)
+        ]
+        tot = w.groupby(level=0).sum()
+        out[obs.index.get_indexer(idx)] = obs.loc[idx, "acct"].map(tot).fillna(0).to_numpy()
+    return out
+
+
+def calibration(y: np.ndarray, p: np.ndarray, bins: int = 5) -> list[str]:
+    edges = np.quantile(p, np.linspace(0, 1, bins + 1))
+    out = []
+    for i in range(bins):
+        sel = (p >= edges[i]) & ((p <= edges[i + 1]) if i == bins - 1 else (p < edges[i + 1]))
+        if sel.any():
+            out.append(
+                f"[{edges[i]:.3f},{edges[i + 1]:.3f}] n={int(sel.sum())} "
+                f"mean_risk={p[sel].mean():.3f} observed_56d={y[sel].mean():.3f}"
+            )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("set_dir", type=Path, nargs="?", default=None)
+    ap.add_argument("--accounts", type=int, default=None, help="deterministic subsample size")
+    ap.add_argument("--work", type=Path, default=Path("/tmp/healthscore-quality"))
+    ap.add_argument("--config", type=Path, default=None)
+    ap.add_argument("--goal", type=float, default=None, help="exit 1 when churn AUC < goal")
+    a = ap.parse_args(argv)
+    set_dir = (a.set_dir or _default_set()).resolve()
+    tools = set_dir.parent
+    if not (tools / "to_events.py").is_file():  # a set kept apart from the tools
+        tools = _default_set().parent
+    to_events = _module(tools / "to_events.py")
+    observations = _module(tools / "observations.py").observations
+    from streams.score_file import score_file
+
+    subs = pd.read_parquet(set_dir / "subscriptions.parquet")
+    chosen = sample(subs.account_id, a.accounts)
+    tag = f"{set_dir.name}-{a.accounts or 'all'}"
+    a.work.mkdir(parents=True, exist_ok=True)
+    events_path, scores_path = a.work / f"{tag}.events.jsonl", a.work / f"{tag}.scores.jsonl"
+    t0 = time.perf_counter()
+    ev = to_events.convert(subset(set_dir, chosen, a.work / f"{tag}.set"))
+    to_events.write_jsonl(ev, events_path)
+    t1 = time.perf_counter()
+    summary = score_file(events_path, scores_path, a.config, cadence=timedelta(days=1))
+    t2 = time.perf_counter()
+    print(
+        f"set={set_dir.name} accounts={len(chosen)} events={len(ev)} convert={t1 - t0:.0f}s "
+        f"score_file={t2 - t1:.0f}s ({len(ev) / max(t2 - t1, 1e-9):,.0f} events/s) "
+        f"examples_learned={summary.examples_learned} final_model={summary.model_version}"
+    )
+
+    obs = observations(subs[subs.account_id.isin(chosen)])
+    obs["acct"] = obs.account_id
+    obs["account_id"] = "acct-" + obs.account_id.astype(str)
+    obs["obs_date"] = pd.to_datetime(obs.obs_date)
+    obs = obs.sort_values("obs_date").reset_index(drop=True)
+    scores = read_scores(scores_path).sort_values("ts", kind="stable")
+    m = pd.merge_asof(
+        obs,
+        scores,
+        left_on="obs_date",
+        right_on="ts",
+        by="account_id",
+        direction="backward",
+        allow_exact_matches=True,
+    )
+    assert (m.ts.isna() | (m.ts <= m.obs_date)).all()
+    covered = m.ts.notna().to_numpy()
+    y = m.label.to_numpy()
+    risk = m.churn_risk.astype(float).to_numpy()
+    minus_health = (100.0 - m.health.astype(float)).to_numpy()
+    churn_auc = auc(y[covered], risk[covered])
+    health_auc = auc(y[covered], minus_health[covered])
+    mrr_auc = auc(y[covered], -m.mrr.astype(float).to_numpy()[covered])
+    act = activity_28d(set_dir, m)
+    act_auc = auc(y, -act)
+    print(
+        f"set={set_dir.name} obs={len(m)} pos={int(y.sum())} covered={covered.mean():.3f} "
+        f"churn_auc={churn_auc:.3f} health_auc={health_auc:.3f} "
+        f"anchor_minus_mrr={mrr_auc:.3f} anchor_minus_activity28={act_auc:.3f}"
+    )
+    half = (m.obs_date < pd.Timestamp("2023-07-01")).to_numpy()
+    for label, part in (("obs < 2023-07-01", half), ("obs >= 2023-07-01", ~half)):
+        sel = part & covered
+        print(
+            f"  {label}: obs={int(part.sum())} pos={int(y[part].sum())} "
+            f"churn_auc={auc(y[sel], risk[sel]):.3f} "
+            f"health_auc={auc(y[sel], minus_health[sel]):.3f}"
+        )
+    print(
+        f"  calibration (service horizon is the config's, the protocol's is 56 days): "
+        f"mean churn_risk={np.nanmean(risk[covered]):.3f}, observed 56-day rate={y.mean():.3f}"
+    )
+    for line in calibration(y[covered], risk[covered]):
+        print(f"    {line}")
+    versions = m.loc[covered, "model_version"].value_counts()
+    print(
+        f"  model versions behind the observed scores: {len(versions)}, newest "
+        f"{m.loc[covered].sort_values('obs_date').model_version.iloc[-1]}"
+    )
+    print("  per signal, AUC of minus the signal (> 0.5: the signal says healthy when it stays):")
+    for k in SIGNALS:
+        v = m[f"s_{k}"].astype(float).to_numpy()[covered]
+        known = ~np.isnan(v)
+        if known.any():
+            print(f"    {k:22s} known={known.mean():.2f} auc={auc(y[covered], -v):.3f}")
+    if a.goal is not None and not churn_auc >= a.goal:
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
