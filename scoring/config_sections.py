@@ -59,6 +59,7 @@ class Usage(Section):
     catalog_features: Count
     plan_features: dict[str, Count]
     depth_norm_per_user_per_day: Positive
+    velocity_warmup_days: Annotated[int, Field(ge=1, le=3650)]
     user_registers: Annotated[int, Field(ge=8, le=4096)]
     max_features: Annotated[int, Field(ge=1, le=1024)]
 

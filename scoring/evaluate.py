@@ -82,10 +82,11 @@ def _usage_view(
 
 
 def _usage_dynamics(
-    u: UsageFacts, active: float, now_day: int, config: ScoringConfig
+    u: UsageFacts, active: float, now_day: int, first_day: int, config: ScoringConfig
 ) -> tuple[float | None, float | None]:
-    rates = usage.usage_rates(u.series.get("usage"), now_day, config)
-    return usage.velocity(rates), usage.feature_depth(rates, active, config)
+    rates = usage.usage_rates(u.series.get("usage"), now_day, first_day, config)
+    velocity = usage.velocity(rates, now_day - first_day, config)
+    return velocity, usage.feature_depth(rates, active, config)
 
 
 def _success_view(
@@ -150,14 +151,16 @@ def evaluate(
     uv = memoized(
         u.memo, "view", (config, now_day, plan, seats), _usage_view, u, plan, seats, now_day, config
     )
+    first_day = day_of(state.clock.first_ts if state.clock.first_ts is not None else now_ts)
     velocity, depth = memoized(
         u.memo,
         "dynamics",
-        (config, now_day, uv.active),
+        (config, now_day, uv.active, first_day),
         _usage_dynamics,
         u,
         uv.active,
         now_day,
+        first_day,
         config,
     )
     sv = memoized(
