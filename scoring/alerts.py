@@ -25,6 +25,9 @@ Severity is the kind's base severity (`alerts.kinds.<kind>.severity`, that
 of a must-have account) lowered by `alerts.tier_steps[tier]` levels, at
 least `low`; the engagement is the tier's (seed 003).
 
+A cancelled account (`subscription_cancelled`, until a new subscription)
+holds no condition, so it raises no alert from its cancellation on.
+
 Conditions are computed on every event, so they must stay cheap: everything
 here is a few comparisons unless a condition set changed.
 """
@@ -125,9 +128,13 @@ def conditions(
 
     `state` has the event applied and its memory not yet advanced: the memory's
     conditions give the hysteresis, its daily health points the recent peak.
+    A cancelled account holds none (it is terminal until a new subscription), so
+    whatever holds once it subscribes again is a rising edge.
     Runs on every event: the keys of milestones and invoices are memoised on
     their facts.
     """
+    if state.billing.cancelled:  # terminal until a new subscription: nothing to act on
+        return ()
     a = config.alerts
     previous = state.memory
     held = previous.conditions

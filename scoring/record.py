@@ -174,6 +174,7 @@ def score_record(
     drivers: Drivers,
 ) -> ScoreRecord:
     evidence = state.evidence
+    cancelled = state.billing.cancelled
     return trusted(
         ScoreRecord,
         {
@@ -190,8 +191,11 @@ def score_record(
             "readiness_quadrant": classes.readiness,
             "success_quadrant": classes.success,
             "happiness_band": classes.happiness,
-            "churn_risk": round(ev.churn_risk, 4),
-            "churn_drivers": churn_drivers(ev, model, config.health.max_drivers),
+            # a cancelled account has already churned: it carries no churn risk
+            "churn_risk": None if cancelled else round(ev.churn_risk, 4),
+            "churn_drivers": ()
+            if cancelled
+            else churn_drivers(ev, model, config.health.max_drivers),
             "tier": classes.tier,
             "engagement": ENGAGEMENT[classes.tier],
             "success_potential": classes.potential,
@@ -200,7 +204,7 @@ def score_record(
             "drivers": drivers(),
             "segment": ev.segment,
             "mrr": ev.mrr,
-            "cancelled": state.billing.cancelled,
+            "cancelled": cancelled,
             "events_applied": state.clock.events_applied,
             "config_version": config.version,
             "model_version": model.version,

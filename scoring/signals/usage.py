@@ -41,7 +41,7 @@ def _completed_value(series: Series, now_day: int, index: int, half_life: float)
 def _exposure(days: int, half_life: float) -> float:
     """sum_{k=1..days} 2^(-k/h): the decay weight of `days` completed days, so that a
     decayed sum over them divided by it is their (decay-weighted) mean per day."""
-    q = 2.0 ** (-1.0 / half_life)
+    q: float = 2.0 ** (-1.0 / half_life)
     return q * (1.0 - q**days) / (1.0 - q)
 
 
