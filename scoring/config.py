@@ -115,6 +115,7 @@ class ScoringConfig(Section):
 
     @cached_property
     def coefficients(self) -> tuple[float, ...]:
-        """Default churn coefficients in SIGNALS order (intercept excluded)."""
+        """Default churn coefficients in SIGNALS order (intercept excluded); a signal
+        without one in `churn.coefficients` (commitment) starts at 0."""
         c = self.churn.coefficients
-        return tuple(float(getattr(c, s)) for s in SIGNALS)
+        return tuple(float(getattr(c, s, 0.0)) for s in SIGNALS)

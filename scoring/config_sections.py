@@ -38,6 +38,7 @@ class Windows(Section):
     active_user_days: Positive
     recent_milestone_days: Positive
     strong_nps_days: Positive
+    commitment_days: Positive
 
 
 class HalfLives(Section):
@@ -152,6 +153,7 @@ class Scorecard(Section):
     company_happiness: NonNegative
     goal_clarity: NonNegative
     priority: NonNegative
+    commitment: NonNegative
 
     @model_validator(mode="after")
     def _not_all_zero(self) -> Scorecard:

@@ -125,8 +125,13 @@ def _customer_view(
     return happiness.customer_happiness(parts, config), strong_nps
 
 
-def _company_view(b: BillingFacts, now_day: int, config: ScoringConfig) -> float | None:
-    return company.company_happiness(company.company_parts(b, b.series, now_day, config), config)
+def _company_view(
+    b: BillingFacts, now_day: int, config: ScoringConfig
+) -> tuple[float | None, float | None]:
+    happiness = company.company_happiness(
+        company.company_parts(b, b.series, now_day, config), config
+    )
+    return happiness, company.commitment(b, now_day, config)
 
 
 def evaluate(
@@ -176,7 +181,9 @@ def evaluate(
     customer, strong_nps = memoized(
         s.memo, "view", (config, now_day), _customer_view, s, now_day, config
     )
-    company_value = memoized(b.memo, "view", (config, now_day), _company_view, b, now_day, config)
+    company_value, commitment = memoized(
+        b.memo, "view", (config, now_day), _company_view, b, now_day, config
+    )
     values = (
         uv.breadth,
         depth,
@@ -187,6 +194,7 @@ def evaluate(
         company_value,
         sv.clarity,
         success.priority(sv.sponsor, sv.meetings, sv.ttv, velocity, config),
+        commitment,
     )
     segment = str(b.segment.value) if b.segment is not None else config.default_segment
     card = scorecard or config.scorecard_for(segment)

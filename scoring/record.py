@@ -42,6 +42,7 @@ SIGNAL_SOURCES: dict[str, tuple[str, ...]] = {
     "company_happiness": ("billing", "support", "engagement"),
     "goal_clarity": ("goals", "milestones"),
     "priority": ("engagement", "milestones", "usage"),
+    "commitment": ("billing",),
 }
 """Which evidence sources (see `scoring.reducers`) move each signal."""
 
