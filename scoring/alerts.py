@@ -102,15 +102,17 @@ def health_drop(
     return peak - health if peak > health else 0.0
 
 
-def drop_since(state: AccountState) -> int | None:
-    """The first day whose health counts as a peak: after the account's first day (health
-    swings while it onboards), and from the day its coverage first reached
-    `health_drop_min_coverage` (a score on little known data is no reference). None: never."""
+def drop_since(state: AccountState, config: ScoringConfig) -> int | None:
+    """The first day whose health counts as a peak: once the account is old enough for
+    every usage signal to be known (velocity's `usage.velocity_warmup_days`, at least its
+    second day: health swings while it onboards, and a signal that becomes known moves it),
+    and from the day its coverage first reached `health_drop_min_coverage` (a score on
+    little known data is no reference). None: never."""
     covered = state.memory.covered_since
     first = state.clock.first_ts
     if covered is None or first is None:
         return None
-    return max(covered, int(first // DAY) + 1)
+    return max(covered, int(first // DAY) + max(1, config.usage.velocity_warmup_days))
 
 
 def _keys(prefix: str, ids: tuple[str, ...]) -> tuple[str, ...]:
@@ -150,7 +152,7 @@ def conditions(
         points = a.health_drop_points
         if held and "health_drop" in held:
             points -= a.health_drop_hysteresis
-        since = drop_since(state)
+        since = drop_since(state, config)
         if health_drop(previous, ev.now_day, h.health, a.health_drop_days, since) >= points:
             out += ("health_drop",)
     sv = ev.success
@@ -306,7 +308,7 @@ def _message(
         )
     if kind == "health_drop":
         drop = health_drop(
-            state.memory, ev.now_day, ev.health.health, a.health_drop_days, drop_since(state)
+            state.memory, ev.now_day, ev.health.health, a.health_drop_days, drop_since(state, cfg)
         )
         return (
             f"Health dropped {drop:.1f} points within {a.health_drop_days} days "
