@@ -27,6 +27,9 @@ kind's own (`alerts.kinds.<kind>.urgency`), raised, for the kinds
 its health drop and the ARR at risk (`alerts.urgency`); the engagement is the
 tier's (seed 003).
 
+A cancelled account (`subscription_cancelled`, until a new subscription)
+holds no condition, so it raises no alert from its cancellation on.
+
 Conditions are computed on every event, so they must stay cheap: everything
 here is a few comparisons unless a condition set changed.
 """
@@ -100,15 +103,17 @@ def health_drop(
     return peak - health if peak > health else 0.0
 
 
-def drop_since(state: AccountState) -> int | None:
-    """The first day whose health counts as a peak: after the account's first day (health
-    swings while it onboards), and from the day its coverage first reached
-    `health_drop_min_coverage` (a score on little known data is no reference). None: never."""
+def drop_since(state: AccountState, config: ScoringConfig) -> int | None:
+    """The first day whose health counts as a peak: once the account is old enough for
+    every usage signal to be known (velocity's `usage.velocity_warmup_days`, at least its
+    second day: health swings while it onboards, and a signal that becomes known moves it),
+    and from the day its coverage first reached `health_drop_min_coverage` (a score on
+    little known data is no reference). None: never."""
     covered = state.memory.covered_since
     first = state.clock.first_ts
     if covered is None or first is None:
         return None
-    return max(covered, int(first // DAY) + 1)
+    return max(covered, int(first // DAY) + max(1, config.usage.velocity_warmup_days))
 
 
 def _keys(prefix: str, ids: tuple[str, ...]) -> tuple[str, ...]:
@@ -126,9 +131,13 @@ def conditions(
 
     `state` has the event applied and its memory not yet advanced: the memory's
     conditions give the hysteresis, its daily health points the recent peak.
+    A cancelled account holds none (it is terminal until a new subscription), so
+    whatever holds once it subscribes again is a rising edge.
     Runs on every event: the keys of milestones and invoices are memoised on
     their facts.
     """
+    if state.billing.cancelled:  # terminal until a new subscription: nothing to act on
+        return ()
     a = config.alerts
     previous = state.memory
     held = previous.conditions
@@ -144,7 +153,7 @@ def conditions(
         points = a.health_drop_points
         if held and "health_drop" in held:
             points -= a.health_drop_hysteresis
-        since = drop_since(state)
+        since = drop_since(state, config)
         if health_drop(previous, ev.now_day, h.health, a.health_drop_days, since) >= points:
             out += ("health_drop",)
     sv = ev.success
@@ -199,7 +208,7 @@ def urgency(spec: AlertKind, state: AccountState, ev: Evaluation, config: Scorin
         return spec.urgency
     a = config.alerts
     drop = health_drop(
-        state.memory, ev.now_day, ev.health.health, a.health_drop_days, drop_since(state)
+        state.memory, ev.now_day, ev.health.health, a.health_drop_days, drop_since(state, config)
     )
     risk = ev.churn_risk
     account = account_urgency(risk, drop, risk * value_at_stake(ev, config), config)
@@ -333,7 +342,7 @@ def _message(
         )
     if kind == "health_drop":
         drop = health_drop(
-            state.memory, ev.now_day, ev.health.health, a.health_drop_days, drop_since(state)
+            state.memory, ev.now_day, ev.health.health, a.health_drop_days, drop_since(state, cfg)
         )
         return (
             f"Health dropped {drop:.1f} points within {a.health_drop_days} days "

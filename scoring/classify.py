@@ -94,9 +94,12 @@ def success_quadrant(
     thresholds: tuple[float, float],
     band: float,
     previous: str | None,
+    cancelled: bool = False,
 ) -> SuccessQuadrant | None:
-    """Seed 002: customer happiness (x) by company happiness (y)."""
-    if customer is None or company is None:
+    """Seed 002: customer happiness (x) by company happiness (y). None for a cancelled
+    account: it is churned, in no quadrant (so out of work-to-keep) until it subscribes
+    again, when it is classified afresh."""
+    if cancelled or customer is None or company is None:
         return None
     px, py = _SUCCESS_AXES.get(previous or "", _NO_AXES)
     x = is_high(customer, thresholds[0], band, px)

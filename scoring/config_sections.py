@@ -57,6 +57,7 @@ class Windows(Section):
     active_user_days: Days
     recent_milestone_days: Days
     strong_nps_days: Days
+    commitment_days: Days
 
 
 class HalfLives(Section):
@@ -78,6 +79,7 @@ class Usage(Section):
     catalog_features: Count
     plan_features: dict[str, Count]
     depth_norm_per_user_per_day: Rate
+    velocity_warmup_days: Annotated[int, Field(ge=1, le=3650)]
     user_registers: Annotated[int, Field(ge=8, le=4096)]
     max_features: Annotated[int, Field(ge=1, le=1024)]
 
@@ -170,6 +172,7 @@ class Scorecard(Section):
     company_happiness: Weight
     goal_clarity: Weight
     priority: Weight
+    commitment: Weight
 
     @model_validator(mode="after")
     def _not_all_zero(self) -> Scorecard:

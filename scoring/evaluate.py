@@ -83,10 +83,11 @@ def _usage_view(
 
 
 def _usage_dynamics(
-    u: UsageFacts, active: float, now_day: int, config: ScoringConfig
+    u: UsageFacts, active: float, now_day: int, first_day: int, config: ScoringConfig
 ) -> tuple[float | None, float | None]:
-    rates = usage.usage_rates(u.series.get("usage"), now_day, config)
-    return usage.velocity(rates), usage.feature_depth(rates, active, config)
+    rates = usage.usage_rates(u.series.get("usage"), now_day, first_day, config)
+    velocity = usage.velocity(rates, now_day - first_day, config)
+    return velocity, usage.feature_depth(rates, active, config)
 
 
 def _success_view(
@@ -125,8 +126,13 @@ def _customer_view(
     return happiness.customer_happiness(parts, config), strong_nps
 
 
-def _company_view(b: BillingFacts, now_day: int, config: ScoringConfig) -> float | None:
-    return company.company_happiness(company.company_parts(b, b.series, now_day, config), config)
+def _company_view(
+    b: BillingFacts, now_day: int, config: ScoringConfig
+) -> tuple[float | None, float | None]:
+    happiness = company.company_happiness(
+        company.company_parts(b, b.series, now_day, config), config
+    )
+    return happiness, company.commitment(b, now_day, config)
 
 
 def evaluate(
@@ -151,14 +157,16 @@ def evaluate(
     uv = memoized(
         u.memo, "view", (config, now_day, plan, seats), _usage_view, u, plan, seats, now_day, config
     )
+    first_day = day_of(state.clock.first_ts if state.clock.first_ts is not None else now_ts)
     velocity, depth = memoized(
         u.memo,
         "dynamics",
-        (config, now_day, uv.active),
+        (config, now_day, uv.active, first_day),
         _usage_dynamics,
         u,
         uv.active,
         now_day,
+        first_day,
         config,
     )
     sv = memoized(
@@ -174,7 +182,9 @@ def evaluate(
     customer, strong_nps = memoized(
         s.memo, "view", (config, now_day), _customer_view, s, now_day, config
     )
-    company_value = memoized(b.memo, "view", (config, now_day), _company_view, b, now_day, config)
+    company_value, commitment = memoized(
+        b.memo, "view", (config, now_day), _company_view, b, now_day, config
+    )
     values = (
         uv.breadth,
         depth,
@@ -185,6 +195,7 @@ def evaluate(
         company_value,
         sv.clarity,
         success.priority(sv.sponsor, sv.meetings, sv.ttv, velocity, config),
+        commitment,
     )
     segment = str(b.segment.value) if b.segment is not None else config.default_segment
     card = scorecard or config.scorecard_for(segment)

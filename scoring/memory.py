@@ -102,12 +102,14 @@ def classify_all(state: AccountState, ev: Evaluation, config: ScoringConfig) -> 
         r.hysteresis,
         m.readiness,
     )
+    cancelled = state.billing.cancelled
     success = classify.success_quadrant(
         v[_INDEX["customer_happiness"]],
         v[_INDEX["company_happiness"]],
         (q.customer_threshold, q.company_threshold),
         q.hysteresis,
         m.success,
+        cancelled,
     )
     band = classify.health_band(ev.health.health, h.red_below, h.green_at, h.hysteresis, m.band)
     importance = state.success.importance
@@ -129,7 +131,7 @@ def classify_all(state: AccountState, ev: Evaluation, config: ScoringConfig) -> 
         band=band,
         tier=tier,
         potential=ev.potential,
-        opportunities=opportunities(ev, band, config),
+        opportunities=() if cancelled else opportunities(ev, band, config),
     )
 
 

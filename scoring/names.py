@@ -1,4 +1,4 @@
-"""The names of the nine signals, in the order used everywhere (features, drivers, docs)."""
+"""The names of the signals, in the order used everywhere (features, drivers, docs)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ CUSTOMER_HAPPINESS: Final = "customer_happiness"
 COMPANY_HAPPINESS: Final = "company_happiness"
 GOAL_CLARITY: Final = "goal_clarity"
 PRIORITY: Final = "priority"
+COMMITMENT: Final = "commitment"
 
 SIGNALS: Final[tuple[str, ...]] = (
     FEATURE_BREADTH,
@@ -24,6 +25,7 @@ SIGNALS: Final[tuple[str, ...]] = (
     COMPANY_HAPPINESS,
     GOAL_CLARITY,
     PRIORITY,
+    COMMITMENT,
 )
 
 SIGNED_SIGNALS: Final[frozenset[str]] = frozenset({VELOCITY, CUSTOMER_HAPPINESS, COMPANY_HAPPINESS})

@@ -42,6 +42,7 @@ SIGNAL_SOURCES: dict[str, tuple[str, ...]] = {
     "company_happiness": ("billing", "support", "engagement"),
     "goal_clarity": ("goals", "milestones"),
     "priority": ("engagement", "milestones", "usage"),
+    "commitment": ("billing",),
 }
 """Which evidence sources (see `scoring.reducers`) move each signal."""
 
@@ -234,6 +235,7 @@ def score_record(
     change, health_change = (
         ((), None) if previous is None else change_drivers(ev, evidence, previous, config)
     )
+    cancelled = state.billing.cancelled
     return trusted(
         ScoreRecord,
         {
@@ -250,8 +252,11 @@ def score_record(
             "readiness_quadrant": classes.readiness,
             "success_quadrant": classes.success,
             "happiness_band": classes.happiness,
-            "churn_risk": round(ev.churn_risk, 4),
-            "churn_drivers": churn_drivers(ev, model, config.health.max_drivers),
+            # a cancelled account has already churned: it carries no churn risk
+            "churn_risk": None if cancelled else round(ev.churn_risk, 4),
+            "churn_drivers": ()
+            if cancelled
+            else churn_drivers(ev, model, config.health.max_drivers),
             "tier": classes.tier,
             "engagement": ENGAGEMENT[classes.tier],
             "success_potential": classes.potential,
@@ -262,7 +267,7 @@ def score_record(
             "health_change": health_change,
             "segment": ev.segment,
             "mrr": ev.mrr,
-            "cancelled": state.billing.cancelled,
+            "cancelled": cancelled,
             "events_applied": state.clock.events_applied,
             "config_version": config.version,
             "model_version": model.version,

@@ -10,6 +10,12 @@
   (a failed invoice is settled by a later payment of the same invoice).
 
 Weighted mean of the known parts.
+
+Commitment (a signal of its own, 0..1): the share of the next
+`windows.commitment_days` the current subscription term still covers. A B2B
+customer can leave only at the end of a term, so an account early in an annual
+term is committed for months, a monthly one never for more than a month, and
+any account nearing its renewal is at its moment of decision.
 """
 
 from __future__ import annotations
@@ -87,6 +93,18 @@ def company_parts(
             -1.0, 1.0 - config.company.failed_invoice_penalty * outstanding_failed(billing)
         )
     return CompanyParts(margin, payment, revenue, cost)
+
+
+def commitment(billing: BillingFacts, now_day: int, config: ScoringConfig) -> float | None:
+    """min(1, whole days until the term's end / commitment_days), 0 once it has passed;
+    unknown without terms or a term end."""
+    terms = billing.terms
+    if terms is None or terms.term_end is None:
+        return None
+    days_left = day_of(terms.term_end) - now_day
+    if days_left <= 0:
+        return 0.0
+    return min(1.0, days_left / config.windows.commitment_days)
 
 
 def company_happiness(parts: CompanyParts, config: ScoringConfig) -> float | None:

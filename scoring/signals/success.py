@@ -30,7 +30,9 @@ def time_to_value_score(
     success: SuccessFacts, started_ts: float | None, now_day: int, config: ScoringConfig
 ) -> float | None:
     """1 if the first milestone was completed within ttfv_target_days of the subscription start,
-    target / actual if later; target / elapsed while still waiting past the target; else None."""
+    target / actual if later; target / elapsed while still waiting past the target, which
+    needs a milestone planned (without a success plan, first value is undefined for the
+    account: unknown, not a wait that grows with tenure); else None."""
     if started_ts is None:
         return None
     target = config.success.ttfv_target_days
@@ -38,7 +40,7 @@ def time_to_value_score(
         days = max(0.0, success.first_value_ts - started_ts) / DAY
     else:
         days = float(now_day - day_of(started_ts))
-        if days <= target:
+        if days <= target or not success.planned:
             return None
     return 1.0 if days <= target else target / days
 

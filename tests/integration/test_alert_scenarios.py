@@ -68,9 +68,10 @@ class History:
 
 
 def _customer(account: str, mrr: float, nps: int = 9, tier: str | None = None) -> History:
-    """Three weeks of a busy account on the growth plan, invoices paid."""
+    """Three weeks of a busy account on an annual growth plan, invoices paid."""
     h = History(account)
-    h.add("subscription_started", 0, plan="growth", mrr=mrr, seats=10)
+    term_end = (ORIGIN + timedelta(days=365)).isoformat()
+    h.add("subscription_started", 0, plan="growth", mrr=mrr, seats=10, term_end=term_end)
     h.add("invoice_paid", 0.5, invoice_id="I0", amount=mrr)
     if tier is not None:
         h.add("importance_set", 0.6, tier=tier)
@@ -125,6 +126,22 @@ def failed_payment(tier: str) -> History:
     return h
 
 
+def cancelled() -> History:
+    """A must-have customer cancels; then everything that alerts on a live account happens
+    (an invoice fails, the NPS collapses, urgent tickets escalate, usage stops): a cancelled
+    account is terminal, nothing alerts. The cancellation is in the setup, so the worker
+    has applied it before the rest is produced, whatever order it reads the topics in."""
+    h = _customer("cancelled", mrr=5000.0, tier="must_have")
+    h.add("subscription_cancelled", 20, reason="budget").next_phase()
+    h.add("invoice_failed", 21, invoice_id="I1", amount=5000.0)
+    for i in range(4):
+        h.add("ticket_opened", 21.1 + i * 0.3, ticket_id=f"T{i}", priority="urgent")
+        h.add("ticket_escalated", 21.2 + i * 0.3, ticket_id=f"T{i}")
+    for day in (21.3, 21.6, 22, 22.5, 23, 23.5):
+        h.add("nps_response", day, score=0)
+    return h
+
+
 def scenarios() -> list[History]:
     return [
         flight_risk(),
@@ -132,6 +149,7 @@ def scenarios() -> list[History]:
         hovering(),
         failed_payment("must_have"),
         failed_payment("nice_to_have"),
+        cancelled(),
     ]
 
 
@@ -291,7 +309,15 @@ def test_each_account_raises_exactly_the_alerts_of_its_story(run: Run) -> None:
         "hover": [],
         "pay-must_have": ["payment_failed"],
         "pay-nice_to_have": ["payment_failed"],
+        "cancelled": [],
     }
+
+
+def test_a_cancelled_account_raises_no_alert_and_carries_no_churn_risk(run: Run) -> None:
+    assert run.of("cancelled", run.alerts) == []
+    latest = max(run.of("cancelled", run.scores), key=lambda s: (s["ts"], s["events_applied"]))
+    assert latest["cancelled"] is True and latest["churn_risk"] is None
+    assert latest["success_quadrant"] is None and latest["signals"]["customer_happiness"] < 0
 
 
 def test_scores_are_throttled_not_one_per_event(run: Run) -> None:

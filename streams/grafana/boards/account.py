@@ -119,7 +119,7 @@ def signals() -> Panel:
         height=9,
         unit="none",
         soft_range=(-1.0, 1.0),
-        description="The nine signals (velocity and both happiness signals on -1..1, the rest "
+        description="The signals (velocity and both happiness signals on -1..1, the rest "
         f"0..1); a gap is an unknown signal, not zero. `{MILESTONE_COMPLETION}` is where "
         "milestones show: the schema keeps no list of milestones or tickets.",
     )

@@ -6,9 +6,17 @@ from tests.unit.scoring.factory import Events
 
 
 def healthy(account: str = "acct-1", days: int = 40, segment: str | None = None) -> Events:
-    """A customer on the starter plan using every feature daily, happy, profitable, on plan."""
+    """A customer on an annual starter plan using every feature daily, happy, profitable."""
     ev = Events(account)
-    ev.add("subscription_started", 0, plan="starter", mrr=2000.0, seats=4, segment=segment)
+    ev.add(
+        "subscription_started",
+        0,
+        plan="starter",
+        mrr=2000.0,
+        seats=4,
+        segment=segment,
+        term_end=365,
+    )
     ev.add("goal_defined", 0.1, goal_id="G1", desired_outcome="close the books in 3 days")
     for i in range(3):
         ev.add("milestone_planned", 0.2, milestone_id=f"M{i}", due=10 + 10 * i)

@@ -139,7 +139,10 @@ def test_values_at_the_bounds_score_to_finite_numbers(changes):
         state = step.state
         assert step.score is not None
         assert math.isfinite(step.score.health) and 0 <= step.score.health <= 100
-        assert math.isfinite(step.score.churn_risk)
+        if step.score.cancelled:  # terminal: no churn risk
+            assert step.score.churn_risk is None
+        else:
+            assert step.score.churn_risk is not None and math.isfinite(step.score.churn_risk)
 
 
 def _set(data: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import pytest
 from scoring.health import NEUTRAL_HEALTH, health_score, record_health, top_by_effect, trend
 from scoring.names import SIGNALS
 
-W = (0.1, 0.1, 0.1, 0.15, 0.1, 0.2, 0.1, 0.05, 0.1)
+W = (0.1, 0.1, 0.1, 0.15, 0.1, 0.2, 0.1, 0.05, 0.1, 0.0)  # in SIGNALS order
 
 
 def _values(**known: float) -> tuple[float | None, ...]:
@@ -45,7 +45,7 @@ def test_driver_effects_add_up_to_health_minus_fifty() -> None:
 
 
 def test_zero_weight_signals_do_not_count() -> None:
-    weights = (0.0,) * 8 + (1.0,)
+    weights = tuple(1.0 if s == "priority" else 0.0 for s in SIGNALS)
     result = health_score(_values(feature_breadth=1.0, priority=0.25), weights)
     assert result.health == pytest.approx(25.0)
     assert [c.signal for c in result.contributions()] == ["priority"]

@@ -94,3 +94,39 @@ def test_company_happiness_weights_known_parts(
     parts = company.CompanyParts(margin, payment, 0.0, 0.0)
     result = company.company_happiness(parts, config)
     assert result == (None if expected is None else pytest.approx(expected))
+
+
+def _with_term_end(days_ahead: float | None) -> BillingFacts:
+    end = None if days_ahead is None else NOW + days_ahead * SECONDS
+    return BillingFacts(terms=Terms(NOW - 10 * SECONDS, 1, "growth", 1000.0, 10, end))
+
+
+@pytest.mark.parametrize(
+    ("days_ahead", "expected"),
+    [
+        (365.0, 1.0),  # an annual term early in its year covers the whole horizon
+        (90.0, 1.0),
+        (45.0, 0.5),  # half of the next 90 days
+        (30.0, 1 / 3),  # a monthly plan just renewed
+        (1.0, 1 / 90),
+        (0.0, 0.0),  # renews today: free to leave
+        (-5.0, 0.0),  # the term ended and no new one was sent: nothing committed
+    ],
+)
+def test_commitment_is_the_share_of_the_horizon_the_term_covers(
+    config: ScoringConfig, days_ahead: float, expected: float
+) -> None:
+    assert config.windows.commitment_days == 90
+    value = company.commitment(_with_term_end(days_ahead), DAY, config)
+    assert value == pytest.approx(expected)
+
+
+def test_commitment_is_unknown_without_a_term_end(config: ScoringConfig) -> None:
+    assert company.commitment(BillingFacts(), DAY, config) is None
+    assert company.commitment(_with_term_end(None), DAY, config) is None
+
+
+def test_commitment_counts_whole_days(config: ScoringConfig) -> None:
+    """Day resolution like every signal: a term ending later today is 0 days ahead."""
+    late_today = company.commitment(_with_term_end(0.9), DAY, config)
+    assert late_today == 0.0

@@ -51,10 +51,18 @@ def test_time_to_value_score(
     config: ScoringConfig, first_value_day: int | None, now_day: int, expected: float | None
 ) -> None:
     first = None if first_value_day is None else first_value_day * SECONDS
-    facts = SuccessFacts(first_value_ts=first)
+    facts = SuccessFacts(first_value_ts=first, planned=_planned(("m", 20, False)))
     result = success.time_to_value_score(facts, 0.0, now_day, config)
     assert result == (None if expected is None else pytest.approx(expected))
     assert success.time_to_value_score(facts, None, now_day, config) is None
+
+
+@pytest.mark.parametrize("now_day", [10, 31, 90, 400])
+def test_no_success_plan_is_no_wait_for_first_value(config: ScoringConfig, now_day: int) -> None:
+    """Without a milestone planned or completed the service does not know what first value
+    is for the account: onboarding pace is unknown, not worse with every day of tenure
+    (which would make priority a measure of account age)."""
+    assert success.time_to_value_score(SuccessFacts(), 0.0, now_day, config) is None
 
 
 @pytest.mark.parametrize(
