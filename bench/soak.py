@@ -7,8 +7,8 @@ wrong keys, missing fields, and what a buggy producer or a bad clock sends: a
 `schema_version` of non-ASCII digits ("\u00b2.0"), a `ts` that overflows in UTC
 ("9999-12-31T23:00:00-12:00"), an event in 2099 (`from_future`), a key that is not
 UTF-8 (`invalid_key`), account ids that look like another's (a zero-width space, a NUL,
-a trailing space), and, when the service knows the reason, an event id sent again with
-another content (`conflicting_duplicate`). Exact duplicates are sent right after their
+a trailing space), and an event id sent again with another content
+(`conflicting_duplicate`). Exact duplicates are sent right after their
 original, as a producer retry would. One account gets an honest backfill: one event a
 month over `BACKFILL_MONTHS` months, sent back to back, more monthly partitions than
 ClickHouse takes in one insert; it must be scored and written, not dead-lettered.
@@ -58,7 +58,6 @@ from typing import Any
 import orjson
 
 from schemas.decode import MAX_MESSAGE_BYTES
-from schemas.errors import DeadLetterReason
 from schemas.events import FAMILY_BY_TYPE, Family
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -83,14 +82,10 @@ BAD_KINDS = {
     "lookalike_zero_width": "invalid_field",  # account ids that look like another's
     "lookalike_nul": "invalid_field",
     "lookalike_trailing_space": "invalid_field",
+    # the same event id again right after its original, with another content (its ts one
+    # second later, which the content fingerprint always tells apart)
+    "conflicting_duplicate": "conflicting_duplicate",
 }
-# Conflicting duplicate (issue 22 item 6): the same event id again right after its
-# original, with another content (its ts one second later, which a content fingerprint
-# always tells apart). Sent only when the service has the reason; until then the worker
-# would count it as an exact duplicate or apply it twice, which is what the reason fixes.
-if "CONFLICTING_DUPLICATE" in DeadLetterReason.__members__:
-    BAD_KINDS["conflicting_duplicate"] = "conflicting_duplicate"
-
 BACKFILL_ACCOUNT = "acct-backfill"
 BACKFILL_MONTHS = 101
 """An honest backfill: one `feature_used` a month from 2010-01 on, 101 monthly partitions
@@ -584,8 +579,6 @@ def print_table(result: dict[str, Any]) -> None:
         for k in sorted({*result["dead_letter_reasons"], *ch["dead_letter_reasons"]})
         if k not in result["bad_sent"]
     ]  # fmt: skip
-    if "conflicting_duplicate" not in BAD_KINDS:
-        rows.append(("conflicting_duplicate", "not sent: the service has no such reason yet"))
     rows += [(f"check: {k}", "ok" if v else "FAILED") for k, v in result["checks"].items()]
     width = max(len(k) for k, _ in rows)
     print()
