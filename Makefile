@@ -51,7 +51,7 @@ schemas: install ## regenerate the JSON Schema files in schemas/json
 bench: install kafka-jars ## throughput, latency, memory and state size of one worker (~20 min; BENCH_ARGS=--quick for ~5)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
-soak: install kafka-jars ## hostile-input soak: 200k+ events, 1% bad, one worker; checks counters, dead letters, RSS (~2 min)
+soak: install kafka-jars ## hostile-input soak: 200k+ events, 1% hostile (issue 9 and 22 kinds), a 101-month backfill, one worker; checks counters, dead letters per reason (topic and ClickHouse), every account scored, no crash, RSS (~3-5 min)
 	$(BIN)/python -m bench.soak $(SOAK_ARGS)
 
 QUALITY_SET ?= ../shared/churnsim/A
