@@ -2,7 +2,7 @@
 
 Real `healthscore worker` processes learn from a portfolio with cancellations and survivals
 (a scoring config with a 14-day horizon, so outcomes are known within the data's 40 days,
-and a model version every 20 learned examples). Then probe accounts, new ones spread over
+and a refit, so a model version, every 20 learnable examples). Then probe accounts, new ones spread over
 every partition, are scored and their scores must name the model version the deployment
 published (the `current` record of the churn-models topic).
 """
@@ -39,13 +39,13 @@ START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def fast_learning_config(directory: Path) -> Path:
-    """Every applied event emits a score; outcomes known after 14 days; a version per 20."""
+    """Every applied event emits a score; outcomes known after 14 days; a refit per 20."""
     text = DEFAULT_CONFIG.read_text()
     for key, value in (
         ("health_change", "0.0"),
         ("horizon_days", "14"),
         ("snapshot_interval_days", "2"),
-        ("version_every", "20"),
+        ("refit_every", "20"),
     ):
         text, n = re.subn(rf"(?m)^(\s+{key}:\s*)[0-9.]+", rf"\g<1>{value}", text, count=1)
         assert n == 1, key
