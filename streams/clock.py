@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, MutableMapping
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import NamedTuple
+
+import orjson
 
 import scoring
 from scoring.decay import DAY
+from streams.statepack import unpack_value
 
 
 def day_boundaries(after: float | None, upto: float) -> Iterator[float]:
@@ -77,3 +82,110 @@ class FileClock:
                 marks[k * step] = (tick, True)
                 k += 1
         return [(b, tick, row) for b, (tick, row) in sorted(marks.items())]
+
+
+# --- the worker's clock: tick records in a co-partitioned clock topic ------------------
+
+
+class Tick(NamedTuple):
+    """A tick record of the clock topic: re-score every account of input `partition` at
+    `ts`, a day boundary (UTC midnight, epoch seconds)."""
+
+    partition: int
+    ts: int
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps({"partition": self.partition, "ts": self.ts})
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Tick:
+        doc = orjson.loads(data)
+        partition, ts = doc["partition"], doc["ts"]
+        if not isinstance(partition, int) or not isinstance(ts, int) or ts % int(DAY):
+            raise ValueError(f"not a tick record: {data[:200]!r}")
+        return cls(partition, ts)
+
+
+def partition_of(value: bytes) -> int | None:
+    """The input partition an account's table value says its events come from (the first
+    family with a position), or None when it has none."""
+    positions, _ = unpack_value(value)
+    for partition in positions[0::2]:
+        if partition >= 0:
+            return partition
+    return None
+
+
+@dataclass
+class _Partition:
+    event_time: float
+    """The newest event time seen on the partition (any input topic)."""
+    seen_at: float
+    """The wall time `event_time` last moved."""
+    ticked: float
+    """The newest tick written (or read back) for the partition."""
+
+
+class PartitionClock:
+    """When a worker writes tick records, per input partition it owns.
+
+    * **Event time.** A partition's event time is the newest event time seen on it
+      (any input topic). When it passes a day boundary, a tick at that boundary is due.
+    * **Idle.** While no newer event arrives, the partition's time goes on with the wall
+      clock: `event_time + (wall - seen_at)`, but only for a *live* partition, whose
+      event time was within `live_lag` seconds of the wall clock when it last moved. A
+      backfill or a catch-up (event time far behind the wall clock) ticks only on its
+      own event time, so it never ticks ahead of its events: no false silence.
+    * **Lag.** Each partition has its own time: a lagging partition's accounts are
+      ticked on that partition's event time only, never on another partition's.
+
+    Ticks are written to the clock topic, and the scoring agent applies them as it reads
+    them, so a replay of the same log sees the same ticks. Applying a tick twice changes
+    nothing (`scoring.tick` at or before an account's time is a no-op).
+    """
+
+    def __init__(self, live_lag: float = 3600.0) -> None:
+        self.live_lag = live_lag
+        self.partitions: dict[int, _Partition] = {}
+
+    def ticked(self, partition: int, ts: float) -> None:
+        """A tick record of `partition` at `ts` exists (written, or read back on start)."""
+        p = self.partitions.get(partition)
+        if p is None:
+            self.partitions[partition] = _Partition(ts, -math.inf, ts)
+        elif ts > p.ticked:
+            p.ticked = ts
+
+    def observe(self, partition: int, event_ts: float, wall: float) -> list[Tick]:
+        """An event at `event_ts` was read from `partition` at wall time `wall`: the ticks
+        now due for it (each day boundary its event time passed since the last tick)."""
+        p = self.partitions.get(partition)
+        if p is None:  # the first event time seen: no boundary passed yet
+            self.partitions[partition] = _Partition(event_ts, wall, event_ts)
+            return []
+        if event_ts > p.event_time:
+            p.event_time, p.seen_at = event_ts, wall
+        return self._due(partition, p, p.event_time)
+
+    def idle(self, wall: float) -> list[Tick]:
+        """The ticks due on idle live partitions at wall time `wall` (call it periodically)."""
+        due: list[Tick] = []
+        for partition, p in sorted(self.partitions.items()):
+            if p.seen_at == -math.inf or p.seen_at - p.event_time > self.live_lag:
+                continue  # no event seen yet, or behind the wall clock (a backfill): it
+                # ticks on its own events only
+            now = min(wall, p.event_time + max(0.0, wall - p.seen_at))
+            due += self._due(partition, p, now)
+        return due
+
+    def forget(self, partitions: set[int]) -> None:
+        """Partitions revoked: another worker writes their ticks now."""
+        for partition in partitions:
+            self.partitions.pop(partition, None)
+
+    @staticmethod
+    def _due(partition: int, p: _Partition, now: float) -> list[Tick]:
+        ticks = [Tick(partition, int(b)) for b in day_boundaries(p.ticked, now)]
+        if ticks:
+            p.ticked = ticks[-1].ts
+        return ticks
