@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ import faust
 from faust.types import TP
 from mode import CrashingSupervisor
 
+from streams.clock import PartitionClock, Tick, partition_of
 from streams.gate import StateFlusher
 from streams.gcpolicy import GcPolicy
 from streams.pipeline import BatchOutput, BatchProcessor
@@ -61,11 +63,16 @@ def register_scoring_agent(
     webhook_url: str | None = None,
     chunk_records: int = 500,
     gc_policy: GcPolicy | None = None,
+    clock: PartitionClock | None = None,
+    clock_slice_accounts: int = 200,
+    clock_idle_seconds: float = 60.0,
 ) -> Counters:
     """The scoring agent and its progress timer; with `webhook_url` (a secret: never
     logged), alerts also go to that Slack-compatible webhook; with `gc_policy`, its
     collection counts go on the progress line (`streams.gcpolicy`). With `model_ready`, no
-    record is scored before it is set: the churn model is loaded (`streams.churn_model`)."""
+    record is scored before it is set: the churn model is loaded (`streams.churn_model`).
+    With `clock` (and `topics.clock`), the worker writes and applies tick records
+    (`register_clock`)."""
     counters = Counters()
     if webhook_url:
         register_alert_webhook(app, sink, AlertWebhook(webhook_url))
@@ -97,6 +104,8 @@ def register_scoring_agent(
         # Faust committed (so flushed) before this signal; a state changed since then
         # belongs to offsets not committed, which the partition's new owner scores again
         partitions = {tp.partition for tp in revoked if tp.topic in input_topics}
+        if clock is not None:
+            clock.forget(partitions)
         if partitions and (dropped := processor.discard(partitions)):
             log.info("revoked partitions %s: %d unsaved states left to their new owner",
                      sorted(partitions), dropped)  # fmt: skip
@@ -127,6 +136,34 @@ def register_scoring_agent(
                     out = processor.score(records[start : start + chunk_records], load)
                     flusher.track(await sink.publish(out))
                 counters.add(out)
+                if clock is not None and out.newest_ts is not None:
+                    last = records[min(len(records), start + chunk_records) - 1]
+                    behind = _behind(app, last.topic, last.partition, last.offset)
+                    await send_ticks(
+                        clock.observe(
+                            last.partition,
+                            out.newest_ts,
+                            time.time(),
+                            out.oldest_ts,
+                            last.topic,
+                            behind,
+                        )
+                    )
+
+    clock_topic = None if topics.clock is None else topics.clock.get_topic_name()
+
+    async def send_ticks(ticks: list[Tick]) -> None:
+        assert clock_topic is not None
+        for tick in ticks:
+            await sink.send(
+                clock_topic, str(tick.partition).encode(), tick.to_bytes(), tick.partition
+            )
+
+    if clock is not None and topics.clock is not None:
+        register_clock(
+            app, topics.clock, clock, processor, flusher, sink, counters, store, prepare,
+            send_ticks, clock_slice_accounts, clock_idle_seconds,
+        )  # fmt: skip
 
     @app.timer(2.0)
     async def report_progress() -> None:
@@ -148,6 +185,70 @@ def register_scoring_agent(
         )  # fmt: skip
 
     return counters
+
+
+def _behind(app: faust.App, topic: str, partition: int, offset: int) -> bool:
+    """The topic partition has records after `offset` (its highwater, as of the last
+    fetch); False when unknown."""
+    try:
+        highwater = app.consumer.highwater(TP(topic, partition))
+    except Exception:  # no consumer or no fetch yet: treat it as read to its end
+        return False
+    return highwater is not None and offset + 1 < highwater
+
+
+def accounts_of(store: Any, processor: BatchProcessor, partition: int) -> list[str]:
+    """The accounts of input `partition`, sorted: those whose table value names it, and
+    the unsaved states of the partition."""
+    found = {key.decode() for key, value in list(store.items()) if partition_of(value) == partition}
+    for pending in (processor.pending, processor.flushing):
+        found.update(a for a, e in pending.items() if e.partition == partition)
+    return sorted(found)
+
+
+def register_clock(
+    app: faust.App,
+    topic: faust.TopicT,
+    clock: PartitionClock,
+    processor: BatchProcessor,
+    flusher: StateFlusher,
+    sink: OutputSink,
+    counters: Counters,
+    store: Any,
+    prepare: Callable[[], Awaitable[None]],
+    send_ticks: Callable[[list[Tick]], Awaitable[None]],
+    slice_accounts: int,
+    idle_seconds: float,
+) -> None:
+    """The clock (`streams.clock`, docs/scoring.md "The clock"): an agent applying the tick
+    records of the clock topic, one slice of accounts at a time with the event loop free
+    between slices, and a timer writing the ticks of idle live partitions."""
+
+    def load(account_id: str) -> bytes | None:
+        return store.get(account_id.encode())  # type: ignore[no-any-return]
+
+    @app.agent(topic, name="apply-ticks", supervisor_strategy=CrashingSupervisor)
+    async def apply_ticks(stream: faust.StreamT) -> None:
+        await topic.maybe_declare()
+        await prepare()
+        async for value in stream:
+            try:
+                tick = Tick.from_bytes(value)
+            except (ValueError, KeyError, TypeError):
+                log.warning("not a tick record on %s: %r", topic.get_topic_name(), value[:200])
+                continue
+            clock.ticked(tick.partition, tick.ts)
+            accounts = accounts_of(store, processor, tick.partition)
+            for start in range(0, len(accounts), slice_accounts):
+                async with flusher.chunk():
+                    out = processor.tick(tick, accounts[start : start + slice_accounts], load)
+                    flusher.track(await sink.publish(out))
+                counters.add(out)
+                await asyncio.sleep(0)  # events go first between slices
+
+    @app.timer(idle_seconds)
+    async def idle_ticks() -> None:
+        await send_ticks(clock.idle(time.time()))
 
 
 def register_alert_webhook(app: faust.App, sink: OutputSink, webhook: AlertWebhook) -> None:

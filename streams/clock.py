@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import NamedTuple
 
@@ -19,7 +19,7 @@ import orjson
 
 import scoring
 from scoring.decay import DAY
-from streams.statepack import unpack_value
+from streams.statepack import _POSITIONS, _V2  # the value's header: positions only
 
 
 def day_boundaries(after: float | None, upto: float) -> Iterator[float]:
@@ -108,29 +108,36 @@ class Tick(NamedTuple):
 
 def partition_of(value: bytes) -> int | None:
     """The input partition an account's table value says its events come from (the first
-    family with a position), or None when it has none."""
-    positions, _ = unpack_value(value)
+    family with a position), or None when it has none. Reads the positions only."""
+    if not value.startswith(_V2):
+        return None
+    positions = _POSITIONS.unpack_from(value, len(_V2))
     for partition in positions[0::2]:
         if partition >= 0:
-            return partition
+            return int(partition)
     return None
 
 
 @dataclass
 class _Partition:
     event_time: float
-    """The newest event time seen on the partition (any input topic)."""
+    """The partition's event time: how far all its input topics have been read."""
     seen_at: float
     """The wall time `event_time` last moved."""
     ticked: float
     """The newest tick written (or read back) for the partition."""
+    topics: dict[str, tuple[float, bool]] = field(default_factory=dict)
+    """Input topic -> (newest event time read, still behind its end?)."""
 
 
 class PartitionClock:
     """When a worker writes tick records, per input partition it owns.
 
-    * **Event time.** A partition's event time is the newest event time seen on it
-      (any input topic). When it passes a day boundary, a tick at that boundary is due.
+    * **Event time.** A partition's event time is how far its input topics have been
+      read: the newest event time of the topics still behind their end (the least of
+      them: a worker catching up reads a small topic days ahead of a large one), or the
+      newest of all when every topic is read to its end. When it passes a day boundary,
+      a tick at that boundary is due. It never moves back.
     * **Idle.** While no newer event arrives, the partition's time goes on with the wall
       clock: `event_time + (wall - seen_at)`, but only for a *live* partition, whose
       event time was within `live_lag` seconds of the wall clock when it last moved. A
@@ -156,15 +163,30 @@ class PartitionClock:
         elif ts > p.ticked:
             p.ticked = ts
 
-    def observe(self, partition: int, event_ts: float, wall: float) -> list[Tick]:
-        """An event at `event_ts` was read from `partition` at wall time `wall`: the ticks
-        now due for it (each day boundary its event time passed since the last tick)."""
+    def observe(
+        self,
+        partition: int,
+        event_ts: float,
+        wall: float,
+        since: float | None = None,
+        topic: str = "",
+        behind: bool = False,
+    ) -> list[Tick]:
+        """Events up to `event_ts` were read from `topic` of `partition` at wall time
+        `wall` (the oldest of them at `since`, when known; `behind`: the topic has more
+        records after them): the ticks now due for the partition, each day boundary its
+        event time passed since the last tick (since its first event time, when the
+        first events are seen)."""
         p = self.partitions.get(partition)
-        if p is None:  # the first event time seen: no boundary passed yet
-            self.partitions[partition] = _Partition(event_ts, wall, event_ts)
-            return []
-        if event_ts > p.event_time:
-            p.event_time, p.seen_at = event_ts, wall
+        if p is None:
+            start = event_ts if since is None else min(since, event_ts)
+            p = self.partitions[partition] = _Partition(start, wall, start)
+        newest = p.topics.get(topic, (-math.inf, False))[0]
+        p.topics[topic] = (max(newest, event_ts), behind)
+        lagging = [ts for ts, late in p.topics.values() if late]
+        now = min(lagging) if lagging else max(ts for ts, _ in p.topics.values())
+        if now > p.event_time:
+            p.event_time, p.seen_at = now, wall
         return self._due(partition, p, p.event_time)
 
     def idle(self, wall: float) -> list[Tick]:

@@ -96,6 +96,10 @@ class BatchOutput:
     received: int = 0
     applied: int = 0
     duplicates: int = 0
+    newest_ts: float | None = None
+    """The newest event time accepted (the partition's event time, for `streams.clock`)."""
+    oldest_ts: float | None = None
+    """The oldest event time accepted."""
 
 
 LoadState = Callable[[str], bytes | None]
@@ -251,6 +255,11 @@ class BatchProcessor:
                 out.dead_letters.append(self.dead_letter(record, failed))
                 continue
             by_account.setdefault(event.account_id, []).append((record, event))
+            ts = event.ts.timestamp()
+            if out.newest_ts is None or ts > out.newest_ts:
+                out.newest_ts = ts
+            if out.oldest_ts is None or ts < out.oldest_ts:
+                out.oldest_ts = ts
 
         model = self.model()
         family_index = FAMILY_INDEX

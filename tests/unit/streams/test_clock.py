@@ -200,3 +200,24 @@ def test_a_backfill_far_behind_the_wall_clock_has_no_too_late_and_no_burst() -> 
     assert sorted(a.model_dump_json() for a in out.alerts) == sorted(
         a.model_dump_json() for a in live.alerts
     )
+
+
+def test_the_first_chunk_of_a_partition_ticks_from_its_oldest_event() -> None:
+    clock = PartitionClock()
+    due = clock.observe(0, T0 + 3 * DAY + 5, wall=T0 + 400 * DAY, since=T0 + 60)
+    assert due == [Tick(0, int(T0 + d * DAY)) for d in (1, 2, 3)]
+
+
+def test_a_small_topic_read_ahead_of_a_large_one_does_not_move_the_partition_time() -> None:
+    clock = PartitionClock()
+    wall = T0 + 400 * DAY  # catching up on a backlog
+    assert clock.observe(0, T0 + 5 * DAY + 9, wall, T0, "usage", behind=True)[-1].ts == int(
+        T0 + 5 * DAY
+    )
+    # the billing topic (small) is read to its end, 55 days ahead: no tick past usage
+    assert clock.observe(0, T0 + 60 * DAY, wall, T0, "billing", behind=False) == []
+    due = clock.observe(0, T0 + 7 * DAY + 9, wall, None, "usage", behind=True)
+    assert due == [Tick(0, int(T0 + 6 * DAY)), Tick(0, int(T0 + 7 * DAY))]
+    # usage read to its end too: the partition's time is the newest of all
+    due = clock.observe(0, T0 + 8 * DAY, wall, None, "usage", behind=False)
+    assert due[-1] == Tick(0, int(T0 + 60 * DAY)) and len(due) == 53
