@@ -12,6 +12,7 @@ fired less than the kind's cool-down ago (event time, `Memory.fired`).
     churn_risk_high                   churn risk >= threshold (>= threshold - hysteresis once high)
     health_drop                       health is N points below its peak of the last D days
     gone_quiet:<last usage day>       no usage for `gone_quiet.days` days after a habit of it
+                                      (starts on a tick only, see `conditions`)
     milestone_overdue:<milestone>     a planned milestone is past its due day, not completed
     payment_failed:<invoice>          an invoice failed and has not been paid since
     success_potential_lost            a fit fails (success potential False)
@@ -153,9 +154,18 @@ def _payment_keys(billing: BillingFacts) -> tuple[str, ...]:
 
 
 def conditions(
-    state: AccountState, classes: Classes, ev: Evaluation, config: ScoringConfig
+    state: AccountState,
+    classes: Classes,
+    ev: Evaluation,
+    config: ScoringConfig,
+    tick: bool = False,
 ) -> tuple[str, ...]:
-    """The alert conditions holding after this event.
+    """The alert conditions holding after this event (or `tick`).
+
+    `gone_quiet` starts only on a tick: a tick comes on the partition's event time, which
+    waits for every input topic (`streams.clock`), while an event of a family read ahead
+    of the usage topic (a worker catching up) would make any account look quiet. An event
+    keeps it while it holds.
 
     `state` has the event applied and its memory not yet advanced: the memory's
     conditions give the hysteresis, its daily health points the recent peak.
@@ -181,7 +191,7 @@ def conditions(
         if health_drop(previous, ev.now_day, h.health, a.health_drop_days, since) >= points:
             out += ("health_drop",)
     quiet = gone_quiet(state, ev.now_day, config)
-    if quiet is not None:
+    if quiet is not None and (tick or (held and quiet in held)):
         out += (quiet,)
     sv = ev.success
     overdue = sv.overdue

@@ -233,16 +233,17 @@ def _step(
     cancel_ts: float | None,
     config: ScoringConfig,
     model: ChurnModel,
+    ticking: bool = False,
 ) -> StepResult:
-    """Evaluate `applied` (an event or a tick applied to `state`) at its watermark and
-    advance the memory: the path an event and a tick share."""
+    """Evaluate `applied` (an event, or with `ticking` a tick, applied to `state`) at its
+    watermark and advance the memory: the path an event and a tick share."""
     ev = evaluate(applied, config, model)
     when = at if at.timestamp() == ev.now_ts else as_datetime(ev.now_ts)
     step = advance_memory(applied, ev, cancel_ts, config, model)
     drivers = drivers_once(ev, applied.evidence, config)
     transitions = step.transitions(applied.account_id, when, event_id, drivers, config)
     previous = applied.memory
-    held = alerting.conditions(applied, step.classes, ev, config)
+    held = alerting.conditions(applied, step.classes, ev, config, ticking)
     alerts: tuple[Alert, ...] = ()
     fired = previous.fired
     if held != previous.conditions:  # a rising edge is possible
@@ -307,7 +308,7 @@ def tick(state: AccountState, ts: float, config: ScoringConfig, model: ChurnMode
         state.evidence,
         state.memory,
     )
-    return _step(state, applied, as_datetime(ts), tick_id(ts), None, config, model)
+    return _step(state, applied, as_datetime(ts), tick_id(ts), None, config, model, ticking=True)
 
 
 def score_state(

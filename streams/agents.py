@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
@@ -64,7 +65,7 @@ def register_scoring_agent(
     chunk_records: int = 500,
     gc_policy: GcPolicy | None = None,
     clock: PartitionClock | None = None,
-    clock_slice_accounts: int = 200,
+    clock_slice_accounts: int = 100,
     clock_idle_seconds: float = 60.0,
 ) -> Counters:
     """The scoring agent and its progress timer; with `webhook_url` (a secret: never
@@ -139,6 +140,9 @@ def register_scoring_agent(
                 if clock is not None and out.newest_ts is not None:
                     last = records[min(len(records), start + chunk_records) - 1]
                     behind = _behind(app, last.topic, last.partition, last.offset)
+                    unfetched = sum(
+                        _highwater(app, t, last.partition) is None for t in input_topics
+                    )
                     await send_ticks(
                         clock.observe(
                             last.partition,
@@ -147,6 +151,7 @@ def register_scoring_agent(
                             out.oldest_ts,
                             last.topic,
                             behind,
+                            unfetched,
                         )
                     )
 
@@ -154,7 +159,11 @@ def register_scoring_agent(
 
     async def send_ticks(ticks: list[Tick]) -> None:
         assert clock_topic is not None
+        if ticks:
+            log.info("clock: partition %d ticks %s to %s (%d)", ticks[0].partition,
+                     _iso_day(ticks[0].ts), _iso_day(ticks[-1].ts), len(ticks))  # fmt: skip
         for tick in ticks:
+            processor.clock_at(tick.partition, float(tick.ts))
             await sink.send(
                 clock_topic, str(tick.partition).encode(), tick.to_bytes(), tick.partition
             )
@@ -187,13 +196,23 @@ def register_scoring_agent(
     return counters
 
 
+def _iso_day(ts: int) -> str:
+    return datetime.fromtimestamp(ts, UTC).date().isoformat()
+
+
+def _highwater(app: faust.App, topic: str, partition: int) -> int | None:
+    """The topic partition's highwater as of the last fetch; None before any fetch."""
+    try:
+        highwater = app.consumer.highwater(TP(topic, partition))
+    except Exception:  # no consumer yet, or not assigned: as good as unfetched
+        return None
+    return None if highwater is None else int(highwater)
+
+
 def _behind(app: faust.App, topic: str, partition: int, offset: int) -> bool:
     """The topic partition has records after `offset` (its highwater, as of the last
     fetch); False when unknown."""
-    try:
-        highwater = app.consumer.highwater(TP(topic, partition))
-    except Exception:  # no consumer or no fetch yet: treat it as read to its end
-        return False
+    highwater = _highwater(app, topic, partition)
     return highwater is not None and offset + 1 < highwater
 
 

@@ -172,8 +172,11 @@ class BatchProcessor:
         self.flushing: dict[str, Pending] = {}
         self.catch_up_ticks = catch_up_ticks
         """With the clock (`streams.clock`): before an event, its account is ticked at each
-        day boundary between its time and the event's, so the outputs do not depend on
-        whether a tick record is read before or after the partition's events."""
+        day boundary between its time and the event's that a tick record of its partition
+        exists for (`clock_at`), so the outputs do not depend on whether a tick record is
+        read before or after the partition's events."""
+        self.clock_time: dict[int, float] = {}
+        """Per input partition, the newest tick written or applied."""
 
     def _load(self, account_id: str, load: LoadState) -> tuple[scoring.AccountState, Positions]:
         entry = self.pending.get(account_id) or self.flushing.get(account_id)
@@ -284,7 +287,8 @@ class BatchProcessor:
                 moved[i], moved[i + 1] = record.partition, record.offset
                 changed = True
                 if self.catch_up_ticks:
-                    state = self._catch_up(state, event.ts.timestamp(), model, out)
+                    upto = min(event.ts.timestamp(), self.clock_time.get(record.partition, 0.0))
+                    state = self._catch_up(state, upto, model, out)
                 try:  # a duplicate comes back as such however old: only new events are late
                     step = scoring.process(state, event, self.config, model)
                     # built only for the emitted steps, and part of scoring the event
@@ -358,12 +362,19 @@ class BatchProcessor:
         out.examples.extend(step.examples)
         return step.state
 
+    def clock_at(self, partition: int, ts: float) -> None:
+        """A tick record of `partition` at `ts` was written (or read): events of the
+        partition catch their account up to it (`catch_up_ticks`)."""
+        if ts > self.clock_time.get(partition, -1.0):
+            self.clock_time[partition] = ts
+
     def tick(self, tick: Tick, accounts: Iterable[str], load: LoadState) -> BatchOutput:
         """Apply a tick record of the clock topic to `accounts` (a slice of the accounts of
         the tick's partition, in a fixed order): each live account is re-scored at the
         tick's time (`scoring.tick`); the states it changes join `pending`."""
         out = BatchOutput()
         model = self.model()
+        self.clock_at(tick.partition, float(tick.ts))
         for account_id in accounts:
             state, positions = self._load(account_id, load)
             if not is_live(state):

@@ -80,7 +80,7 @@ class Settings(BaseSettings):
         3600.0, ge=0, le=30 * 86400, validation_alias=_env("HEALTHSCORE_CLOCK_LIVE_LAG_SECONDS")
     )
     clock_slice_accounts: int = Field(
-        200, ge=1, le=100_000, validation_alias=_env("HEALTHSCORE_CLOCK_SLICE_ACCOUNTS")
+        100, ge=1, le=100_000, validation_alias=_env("HEALTHSCORE_CLOCK_SLICE_ACCOUNTS")
     )
     web_port: int = Field(6066, ge=0, le=65535, validation_alias=_env("HEALTHSCORE_WEB_PORT"))
     web_enabled: bool = Field(False, validation_alias=_env("HEALTHSCORE_WEB_ENABLED"))

@@ -160,3 +160,24 @@ def test_usage_signals_never_rise_during_a_silence(
     for signal in ("feature_breadth", "feature_depth", "velocity", "adoption"):
         values = [s.score.signals[signal] for s in silent if s.score is not None]
         assert all(b <= a for a, b in itertools.pairwise(values)), (signal, values)  # type: ignore[operator]
+
+
+def test_gone_quiet_starts_on_a_tick_only(config: ScoringConfig, model: ChurnModel) -> None:
+    """A payment 10 days after the last usage (a billing topic read ahead of the usage
+    topic looks the same) raises nothing; the tick at the same time does."""
+    state, _ = run(healthy(days=ACTIVE_DAYS), config, model)
+    assert state is not None
+    paid = make("invoice_paid", 50, event_id="late-pay", invoice_id="I50", amount=2000.0)
+    step = process(state, paid, config, model)
+    assert not [a for a in step.alerts if a.kind == "gone_quiet"]
+    ticked_step = tick(step.state, at(50.5).timestamp(), config, model)
+    assert [a.kind for a in ticked_step.alerts if a.kind == "gone_quiet"] == ["gone_quiet"]
+    # an event keeps the condition while usage has not resumed: no second alert
+    again = process(
+        ticked_step.state,
+        make("invoice_paid", 51, event_id="pay-51", invoice_id="I51", amount=2000.0),
+        config,
+        model,
+    )
+    assert any(c.startswith("gone_quiet:") for c in again.state.memory.conditions)
+    assert not again.alerts

@@ -146,6 +146,8 @@ def _replay(
         if idle_every and n % idle_every == 0:
             due += clock.idle(scoring_ts(batch[-1]) + wall_ahead + 5 * DAY)
         written += due
+        for tick in due:  # what the agent does as it writes them
+            processor.clock_at(tick.partition, tick.ts)
         add(processor.run(batch, table.get, table.__setitem__))
         waiting.append(due)
         if len(waiting) > delay:
@@ -221,3 +223,13 @@ def test_a_small_topic_read_ahead_of_a_large_one_does_not_move_the_partition_tim
     # usage read to its end too: the partition's time is the newest of all
     due = clock.observe(0, T0 + 8 * DAY, wall, None, "usage", behind=False)
     assert due[-1] == Tick(0, int(T0 + 60 * DAY)) and len(due) == 53
+
+
+def test_an_input_topic_not_fetched_yet_holds_the_partition_time() -> None:
+    clock = PartitionClock()
+    wall = T0 + 400 * DAY
+    assert clock.observe(0, T0 + 9 * DAY, wall, T0, "billing", unfetched=1) == []
+    assert clock.observe(0, T0 + 2 * DAY + 1, wall, None, "usage", behind=True) == [
+        Tick(0, int(T0 + DAY)),
+        Tick(0, int(T0 + 2 * DAY)),
+    ]
