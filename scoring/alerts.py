@@ -11,6 +11,8 @@ fired less than the kind's cool-down ago (event time, `Memory.fired`).
     entered_work_to_keep:<kind>       the success quadrant is work_to_keep:<kind>
     churn_risk_high                   churn risk >= threshold (>= threshold - hysteresis once high)
     health_drop                       health is N points below its peak of the last D days
+    gone_quiet:<last usage day>       no usage for `gone_quiet.days` days after a habit of it
+                                      (starts on a tick only, see `conditions`)
     milestone_overdue:<milestone>     a planned milestone is past its due day, not completed
     payment_failed:<invoice>          an invoice failed and has not been paid since
     success_potential_lost            a fit fails (success potential False)
@@ -54,13 +56,18 @@ from scoring.memo import memoized
 from scoring.names import COMPANY_HAPPINESS, CUSTOMER_HAPPINESS, MILESTONE_COMPLETION, SIGNALS
 from scoring.record import Classes, Drivers, change_drivers, churn_drivers, contribution_driver
 from scoring.signals.company import outstanding_ids
-from scoring.state import AccountState, BillingFacts, Memory
+from scoring.state import EVENT_FAMILIES, AccountState, BillingFacts, Memory
 from scoring.trusted import trusted
+
+USAGE_SIGNALS = ("feature_breadth", "feature_depth", "velocity", "adoption")
+"""The signals a `gone_quiet` alert names as its drivers."""
+_USAGE = EVENT_FAMILIES.index("usage")
 
 KINDS: tuple[str, ...] = (
     "entered_work_to_keep",
     "churn_risk_high",
     "health_drop",
+    "gone_quiet",
     "milestone_overdue",
     "payment_failed",
     "success_potential_lost",
@@ -116,6 +123,34 @@ def drop_since(state: AccountState, config: ScoringConfig) -> int | None:
     return max(covered, int(first // DAY) + max(1, config.usage.velocity_warmup_days))
 
 
+def gone_quiet(state: AccountState, now_day: int, config: ScoringConfig) -> str | None:
+    """The `gone_quiet` condition key, `gone_quiet:<last usage day, ISO>`, when the account
+    used the product with a habit (`gone_quiet.min_baseline_per_day`, after being observed
+    `gone_quiet.baseline_days`) and then not at all for `gone_quiet.days` full days.
+
+    The last usage day is the day of the usage family's watermark (every usage event
+    updates it), so the common case costs one comparison; the baseline is the long
+    half-life usage rate as of the end of that day, which no later event changes.
+    """
+    newest = state.clock.family_max[_USAGE]
+    if newest is None:
+        return None
+    q = config.gone_quiet
+    last = int(newest // DAY)
+    if now_day - last - 1 < q.days or state.billing.cancelled:
+        return None
+    first = state.clock.first_ts
+    if first is None or last - int(first // DAY) < q.baseline_days:
+        return None
+    usage = state.usage.series.get("usage")
+    if usage is None:
+        return None
+    baseline = usage.rate(last + 1, 1, config.half_lives_days.usage_long)
+    if baseline < q.min_baseline_per_day:
+        return None
+    return "gone_quiet:" + _day(last * DAY)
+
+
 def _keys(prefix: str, ids: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(prefix + short_id(i) for i in ids)
 
@@ -125,9 +160,18 @@ def _payment_keys(billing: BillingFacts) -> tuple[str, ...]:
 
 
 def conditions(
-    state: AccountState, classes: Classes, ev: Evaluation, config: ScoringConfig
+    state: AccountState,
+    classes: Classes,
+    ev: Evaluation,
+    config: ScoringConfig,
+    tick: bool = False,
 ) -> tuple[str, ...]:
-    """The alert conditions holding after this event.
+    """The alert conditions holding after this event (or `tick`).
+
+    `gone_quiet` starts only on a tick: a tick comes on the partition's event time, which
+    waits for every input topic (`streams.clock`), while an event of a family read ahead
+    of the usage topic (a worker catching up) would make any account look quiet. An event
+    keeps it while it holds.
 
     `state` has the event applied and its memory not yet advanced: the memory's
     conditions give the hysteresis, its daily health points the recent peak.
@@ -156,6 +200,9 @@ def conditions(
         since = drop_since(state, config)
         if health_drop(previous, ev.now_day, h.health, a.health_drop_days, since) >= points:
             out += ("health_drop",)
+    quiet = gone_quiet(state, ev.now_day, config)
+    if quiet is not None and (tick or (held and quiet in held)):
+        out += (quiet,)
     sv = ev.success
     overdue = sv.overdue
     if overdue:
@@ -361,6 +408,15 @@ def _message(
         return f"Success potential lost: the {failing} fit(s) fail."
     if kind == "expansion_opportunity":
         return "Expansion opportunity: healthy account near its plan limits or expanding."
+    if kind == "gone_quiet":
+        last = datetime.fromisoformat(episode).replace(tzinfo=UTC).timestamp()
+        rate = state.usage.series["usage"].rate(
+            int(last // DAY) + 1, 1, cfg.half_lives_days.usage_long
+        )
+        return (
+            f"Gone quiet: no product usage for {ev.now_day - int(last // DAY) - 1} days "
+            f"since {episode}, after a usage rate of {rate:.1f} a day."
+        )
     return "Advocacy opportunity: a promoter with a recent milestone: ask for a referral."
 
 
@@ -382,6 +438,7 @@ _DRIVERS: dict[str, PickDrivers] = {
     "milestone_overdue": lambda ev, s, c, m: _signal_drivers(ev, s, c, (MILESTONE_COMPLETION,)),
     "payment_failed": lambda ev, s, c, m: _signal_drivers(ev, s, c, (COMPANY_HAPPINESS,)),
     "success_potential_lost": lambda ev, s, c, m: _fit_drivers(ev, s, c),
+    "gone_quiet": lambda ev, s, c, m: _signal_drivers(ev, s, c, USAGE_SIGNALS),
 }
 
 

@@ -19,6 +19,7 @@ from scoring.config_sections import (
     Churn,
     Company,
     Emit,
+    GoneQuiet,
     HalfLives,
     Happiness,
     Health,
@@ -79,6 +80,7 @@ class ScoringConfig(Section):
     opportunities: Opportunities
     churn: Churn
     alerts: Alerts
+    gone_quiet: GoneQuiet
     emit: Emit
     limits: Limits
     ingest: Ingest

@@ -331,6 +331,7 @@ class AlertKinds(Section):
     entered_work_to_keep: AlertKind
     churn_risk_high: AlertKind
     health_drop: AlertKind
+    gone_quiet: AlertKind
     milestone_overdue: AlertKind
     payment_failed: AlertKind
     success_potential_lost: AlertKind
@@ -392,6 +393,18 @@ class Alerts(Section):
         if self.churn_risk_hysteresis >= self.churn_risk_threshold:
             raise ValueError("churn_risk_hysteresis must be below churn_risk_threshold")
         return self
+
+
+class GoneQuiet(Section):
+    """The `gone_quiet` alert (`scoring.alerts`): see docs/scoring.md, "The clock"."""
+
+    days: Annotated[int, Field(ge=1, le=366)]
+    """Full days of event time without product usage before the account has gone quiet."""
+    baseline_days: Annotated[int, Field(ge=0, le=3660)]
+    """Days the account was observed before its last usage: a habit to fall from."""
+    min_baseline_per_day: Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)]
+    """Usage quantity per day (long half-life rate at the last active day) below which the
+    account had no habit to fall from."""
 
 
 class Emit(Section):

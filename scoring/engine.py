@@ -8,6 +8,9 @@
         --> emit: is the score worth publishing? (scoring.emission)
         --> StepResult(state, score, transitions, alerts, emit, examples)
 
+`tick` runs the same path from "evaluate" on, with no event: the account is
+re-evaluated at a later event time, so silence moves its score.
+
 Exactly-once is keyed on the event id alone: an event whose id is among the
 account's most recent `limits.recent_event_ids` events is a duplicate when
 its content (every field but the envelope's ids and schema version, ts
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable
+from datetime import datetime
 
 import orjson
 
@@ -266,19 +270,34 @@ def process(
         raise TooLateError(f"event {event.event_id!r} is older than the allowed lateness")
 
     applied = apply_event(state, event, ts, key, config)
-    ev = evaluate(applied, config, model)
-    when = event.ts if ts == ev.now_ts else as_datetime(ev.now_ts)
     cancel_ts = ts if event.type == "subscription_cancelled" else None
+    return _step(state, applied, event.ts, event.event_id, cancel_ts, config, model)
+
+
+def _step(
+    state: AccountState,
+    applied: AccountState,
+    at: datetime,
+    event_id: str,
+    cancel_ts: float | None,
+    config: ScoringConfig,
+    model: ChurnModel,
+    ticking: bool = False,
+) -> StepResult:
+    """Evaluate `applied` (an event, or with `ticking` a tick, applied to `state`) at its
+    watermark and advance the memory: the path an event and a tick share."""
+    ev = evaluate(applied, config, model)
+    when = at if at.timestamp() == ev.now_ts else as_datetime(ev.now_ts)
     step = advance_memory(applied, ev, cancel_ts, config, model)
     drivers = drivers_once(ev, applied.evidence, config)
-    transitions = step.transitions(applied.account_id, when, event.event_id, drivers, config)
+    transitions = step.transitions(applied.account_id, when, event_id, drivers, config)
     previous = applied.memory
-    held = alerting.conditions(applied, step.classes, ev, config)
+    held = alerting.conditions(applied, step.classes, ev, config, ticking)
     alerts: tuple[Alert, ...] = ()
     fired = previous.fired
     if held != previous.conditions:  # a rising edge is possible
         alerts, fired = alerting.raise_alerts(
-            applied, held, step.classes, ev, when, event.event_id, config, model, drivers
+            applied, held, step.classes, ev, when, event_id, config, model, drivers
         )
         changed = True
     else:
@@ -300,7 +319,7 @@ def process(
     def build() -> ScoreRecord:
         return score_record(
             new,
-            event.event_id,
+            event_id,
             when,
             ev,
             step.classes,
@@ -312,6 +331,43 @@ def process(
         )
 
     return StepResult(new, build, transitions, step.examples, alerts, emit)
+
+
+def tick_id(ts: float) -> str:
+    """The event id a tick at `ts` stamps on its score, transitions and alerts:
+    `tick:<UTC time, ISO 8601>`, so a replay of the same ticks gives the same ids."""
+    return "tick:" + as_datetime(ts).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def tick(state: AccountState, ts: float, config: ScoringConfig, model: ChurnModel) -> StepResult:
+    """Re-evaluate an account at event time `ts` with no event of its own (docs/scoring.md,
+    "The clock").
+
+    The evaluation time (`Clock.max_ts`) moves to `ts`, and the account goes through the
+    very path an event takes after it is applied: decayed signals, health, classes,
+    daily health point and trends, alert conditions, emission. Nothing else of the
+    clock moves: the family watermarks that lateness and the sealing of decayed counters
+    are measured against stay where the account's events left them, so a tick never
+    makes a later ordinary event too late. The outputs carry the event id `tick_id(ts)`.
+
+    A tick at or before the account's evaluation time, or on an account with no event
+    applied, changes nothing: `score` is None and `emit` False.
+    """
+    clock = state.clock
+    if clock.max_ts is None or ts <= clock.max_ts:
+        return StepResult(state, None, emit=False)
+    moved = Clock(ts, clock.first_ts, clock.events_applied, clock.recent_ids, clock.family_max)
+    applied = AccountState(
+        state.account_id,
+        moved,
+        state.usage,
+        state.support,
+        state.billing,
+        state.success,
+        state.evidence,
+        state.memory,
+    )
+    return _step(state, applied, as_datetime(ts), tick_id(ts), None, config, model, ticking=True)
 
 
 def score_state(

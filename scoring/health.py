@@ -94,10 +94,14 @@ def record_health(
 def trend(
     start: int, points: tuple[float | None, ...], day: int, health: float, days: int
 ) -> float | None:
-    """health now - health `days` days ago (None if there is no point that day)."""
+    """health now - the health the account had `days` days ago: the point of that day, or
+    when that day has none (no event and no tick), the latest point before it. None when
+    the history does not reach back that far."""
     index = day - days - start
-    if 0 <= index < len(points):
-        past = points[index]
+    if index < 0:
+        return None
+    for i in range(min(index, len(points) - 1), -1, -1):
+        past = points[i]
         if past is not None:
             return round(health - past, 2)
     return None

@@ -134,7 +134,8 @@ class Snapshot(NamedTuple):
 @dataclass(frozen=True, slots=True)
 class Clock:
     max_ts: float | None = None
-    """The account's watermark: the newest event time seen."""
+    """The account's watermark, the time it is evaluated at: the newest event time seen,
+    or the newest tick (`scoring.tick`) when that is later."""
     first_ts: float | None = None
     events_applied: int = 0
     recent_ids: bytes = b""

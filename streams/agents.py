@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
@@ -20,6 +22,7 @@ from faust.types import TP
 from mode import CrashingSupervisor
 
 from streams.alert_route import EVERY_ALERT, AlertRoute
+from streams.clock import PartitionClock, Tick, partition_of
 from streams.gate import StateFlusher
 from streams.gcpolicy import GcPolicy
 from streams.pipeline import BatchOutput, BatchProcessor
@@ -63,12 +66,16 @@ def register_scoring_agent(
     alert_route: AlertRoute = EVERY_ALERT,
     chunk_records: int = 500,
     gc_policy: GcPolicy | None = None,
+    clock: PartitionClock | None = None,
+    clock_slice_accounts: int = 100,
+    clock_idle_seconds: float = 60.0,
 ) -> Counters:
     """The scoring agent and its progress timer; with `webhook_url` (a secret: never
     logged), the alerts `alert_route` admits also go to that Slack-compatible webhook;
     with `gc_policy`, its collection counts go on the progress line (`streams.gcpolicy`).
     With `model_ready`, no record is scored before it is set: the churn model is loaded
-    (`streams.churn_model`)."""
+    (`streams.churn_model`). With `clock` (and `topics.clock`), the worker writes and
+    applies tick records (`register_clock`)."""
     counters = Counters()
     if webhook_url:
         register_alert_webhook(app, sink, AlertWebhook(webhook_url, route=alert_route))
@@ -100,6 +107,8 @@ def register_scoring_agent(
         # Faust committed (so flushed) before this signal; a state changed since then
         # belongs to offsets not committed, which the partition's new owner scores again
         partitions = {tp.partition for tp in revoked if tp.topic in input_topics}
+        if clock is not None:
+            clock.forget(partitions)
         if partitions and (dropped := processor.discard(partitions)):
             log.info("revoked partitions %s: %d unsaved states left to their new owner",
                      sorted(partitions), dropped)  # fmt: skip
@@ -130,6 +139,42 @@ def register_scoring_agent(
                     out = processor.score(records[start : start + chunk_records], load)
                     flusher.track(await sink.publish(out))
                 counters.add(out)
+                if clock is not None and out.newest_ts is not None:
+                    last = records[min(len(records), start + chunk_records) - 1]
+                    behind = _behind(app, last.topic, last.partition, last.offset)
+                    unfetched = sum(
+                        _highwater(app, t, last.partition) is None for t in input_topics
+                    )
+                    await send_ticks(
+                        clock.observe(
+                            last.partition,
+                            out.newest_ts,
+                            time.time(),
+                            out.oldest_ts,
+                            last.topic,
+                            behind,
+                            unfetched,
+                        )
+                    )
+
+    clock_topic = None if topics.clock is None else topics.clock.get_topic_name()
+
+    async def send_ticks(ticks: list[Tick]) -> None:
+        assert clock_topic is not None
+        if ticks:
+            log.info("clock: partition %d ticks %s to %s (%d)", ticks[0].partition,
+                     _iso_day(ticks[0].ts), _iso_day(ticks[-1].ts), len(ticks))  # fmt: skip
+        for tick in ticks:
+            processor.clock_at(tick.partition, float(tick.ts))
+            await sink.send(
+                clock_topic, str(tick.partition).encode(), tick.to_bytes(), tick.partition
+            )
+
+    if clock is not None and topics.clock is not None:
+        register_clock(
+            app, topics.clock, clock, processor, flusher, sink, counters, store, prepare,
+            send_ticks, clock_slice_accounts, clock_idle_seconds,
+        )  # fmt: skip
 
     @app.timer(2.0)
     async def report_progress() -> None:
@@ -151,6 +196,80 @@ def register_scoring_agent(
         )  # fmt: skip
 
     return counters
+
+
+def _iso_day(ts: int) -> str:
+    return datetime.fromtimestamp(ts, UTC).date().isoformat()
+
+
+def _highwater(app: faust.App, topic: str, partition: int) -> int | None:
+    """The topic partition's highwater as of the last fetch; None before any fetch."""
+    try:
+        highwater = app.consumer.highwater(TP(topic, partition))
+    except Exception:  # no consumer yet, or not assigned: as good as unfetched
+        return None
+    return None if highwater is None else int(highwater)
+
+
+def _behind(app: faust.App, topic: str, partition: int, offset: int) -> bool:
+    """The topic partition has records after `offset` (its highwater, as of the last
+    fetch); False when unknown."""
+    highwater = _highwater(app, topic, partition)
+    return highwater is not None and offset + 1 < highwater
+
+
+def accounts_of(store: Any, processor: BatchProcessor, partition: int) -> list[str]:
+    """The accounts of input `partition`, sorted: those whose table value names it, and
+    the unsaved states of the partition."""
+    found = {key.decode() for key, value in list(store.items()) if partition_of(value) == partition}
+    for pending in (processor.pending, processor.flushing):
+        found.update(a for a, e in pending.items() if e.partition == partition)
+    return sorted(found)
+
+
+def register_clock(
+    app: faust.App,
+    topic: faust.TopicT,
+    clock: PartitionClock,
+    processor: BatchProcessor,
+    flusher: StateFlusher,
+    sink: OutputSink,
+    counters: Counters,
+    store: Any,
+    prepare: Callable[[], Awaitable[None]],
+    send_ticks: Callable[[list[Tick]], Awaitable[None]],
+    slice_accounts: int,
+    idle_seconds: float,
+) -> None:
+    """The clock (`streams.clock`, docs/scoring.md "The clock"): an agent applying the tick
+    records of the clock topic, one slice of accounts at a time with the event loop free
+    between slices, and a timer writing the ticks of idle live partitions."""
+
+    def load(account_id: str) -> bytes | None:
+        return store.get(account_id.encode())  # type: ignore[no-any-return]
+
+    @app.agent(topic, name="apply-ticks", supervisor_strategy=CrashingSupervisor)
+    async def apply_ticks(stream: faust.StreamT) -> None:
+        await topic.maybe_declare()
+        await prepare()
+        async for value in stream:
+            try:
+                tick = Tick.from_bytes(value)
+            except (ValueError, KeyError, TypeError):
+                log.warning("not a tick record on %s: %r", topic.get_topic_name(), value[:200])
+                continue
+            clock.ticked(tick.partition, tick.ts)
+            accounts = accounts_of(store, processor, tick.partition)
+            for start in range(0, len(accounts), slice_accounts):
+                async with flusher.chunk():
+                    out = processor.tick(tick, accounts[start : start + slice_accounts], load)
+                    flusher.track(await sink.publish(out))
+                counters.add(out)
+                await asyncio.sleep(0)  # events go first between slices
+
+    @app.timer(idle_seconds)
+    async def idle_ticks() -> None:
+        await send_ticks(clock.idle(time.time()))
 
 
 def register_alert_webhook(app: faust.App, sink: OutputSink, webhook: AlertWebhook) -> None:

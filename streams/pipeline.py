@@ -41,6 +41,7 @@ from schemas.decode import decode_event
 from schemas.errors import DeadLetterReason, DecodeError
 from schemas.events import FAMILY_BY_TYPE, Event, Family
 from schemas.outputs import Alert, DeadLetter, ScoreRecord, Transition
+from streams.clock import Tick, day_boundaries, is_live
 from streams.statepack import FAMILY_INDEX, NO_POSITIONS, Positions, pack_value, unpack_value
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,10 @@ class BatchOutput:
     received: int = 0
     applied: int = 0
     duplicates: int = 0
+    newest_ts: float | None = None
+    """The newest event time accepted (the partition's event time, for `streams.clock`)."""
+    oldest_ts: float | None = None
+    """The oldest event time accepted."""
 
 
 LoadState = Callable[[str], bytes | None]
@@ -156,6 +161,7 @@ class BatchProcessor:
         model: Callable[[], scoring.ChurnModel],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         cache_size: int = 10_000,
+        catch_up_ticks: bool = False,
     ) -> None:
         self.config = config
         self.families_by_topic = families_by_topic
@@ -164,6 +170,13 @@ class BatchProcessor:
         self.cache = StateCache(cache_size)
         self.pending: dict[str, Pending] = {}
         self.flushing: dict[str, Pending] = {}
+        self.catch_up_ticks = catch_up_ticks
+        """With the clock (`streams.clock`): before an event, its account is ticked at each
+        day boundary between its time and the event's that a tick record of its partition
+        exists for (`clock_at`), so the outputs do not depend on whether a tick record is
+        read before or after the partition's events."""
+        self.clock_time: dict[int, float] = {}
+        """Per input partition, the newest tick written or applied."""
 
     def _load(self, account_id: str, load: LoadState) -> tuple[scoring.AccountState, Positions]:
         entry = self.pending.get(account_id) or self.flushing.get(account_id)
@@ -245,6 +258,11 @@ class BatchProcessor:
                 out.dead_letters.append(self.dead_letter(record, failed))
                 continue
             by_account.setdefault(event.account_id, []).append((record, event))
+            ts = event.ts.timestamp()
+            if out.newest_ts is None or ts > out.newest_ts:
+                out.newest_ts = ts
+            if out.oldest_ts is None or ts < out.oldest_ts:
+                out.oldest_ts = ts
 
         model = self.model()
         family_index = FAMILY_INDEX
@@ -268,6 +286,9 @@ class BatchProcessor:
                         continue
                 moved[i], moved[i + 1] = record.partition, record.offset
                 changed = True
+                if self.catch_up_ticks:
+                    upto = min(event.ts.timestamp(), self.clock_time.get(record.partition, 0.0))
+                    state = self._catch_up(state, upto, model, out)
                 try:  # a duplicate comes back as such however old: only new events are late
                     step = scoring.process(state, event, self.config, model)
                     # built only for the emitted steps, and part of scoring the event
@@ -326,6 +347,58 @@ class BatchProcessor:
                     out.examples.extend(step.examples)
             if changed:
                 self.pending[account_id] = Pending(state, tuple(moved), items[-1][0].partition)
+        return out
+
+    def _catch_up(
+        self,
+        state: scoring.AccountState,
+        ts: float,
+        model: scoring.ChurnModel,
+        out: BatchOutput,
+    ) -> scoring.AccountState:
+        """`state` ticked at each day boundary in (its time, ts] (`streams.clock`)."""
+        if state.clock.max_ts is None or not is_live(state):
+            return state
+        for boundary in day_boundaries(state.clock.max_ts, ts):
+            step = scoring.tick(state, boundary, self.config, model)
+            state = self._collect(step, out)
+        return state
+
+    def _collect(self, step: scoring.StepResult, out: BatchOutput) -> scoring.AccountState:
+        """A tick's outputs into `out`; its new state."""
+        if step.emit and step.score is not None:
+            out.scores.append(step.score)
+        out.transitions.extend(step.transitions)
+        out.alerts.extend(step.alerts)
+        out.examples.extend(step.examples)
+        return step.state
+
+    def clock_at(self, partition: int, ts: float) -> None:
+        """A tick record of `partition` at `ts` was written (or read): events of the
+        partition catch their account up to it (`catch_up_ticks`)."""
+        if ts > self.clock_time.get(partition, -1.0):
+            self.clock_time[partition] = ts
+
+    def tick(self, tick: Tick, accounts: Iterable[str], load: LoadState) -> BatchOutput:
+        """Apply a tick record of the clock topic to `accounts` (a slice of the accounts of
+        the tick's partition, in a fixed order): each live account is re-scored at the
+        tick's time (`scoring.tick`); the states it changes join `pending`."""
+        out = BatchOutput()
+        model = self.model()
+        self.clock_at(tick.partition, float(tick.ts))
+        for account_id in accounts:
+            state, positions = self._load(account_id, load)
+            if not is_live(state):
+                continue
+            try:
+                step = scoring.tick(state, float(tick.ts), self.config, model)
+                if step.score is None:
+                    continue
+                new = self._collect(step, out)
+            except Exception:  # a bug in scoring must not stop the worker
+                log.exception("ticking account %s at %s failed", account_id, tick.ts)
+                continue
+            self.pending[account_id] = Pending(new, positions, tick.partition)
         return out
 
     def _accept(self, record: Record) -> Event:

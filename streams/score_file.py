@@ -4,10 +4,14 @@ Reads JSONL (one event per line) or Parquet (one event per row, columns =
 event fields), decodes every record with the ingestion decoder, sorts by
 event time (stable), runs `scoring.process` per event while the churn
 model learns from the examples it yields, and writes ScoreRecords as JSONL:
-one per account every `cadence` of event time (if given), then the final
-score of every account. A bad record never stops the run: it is counted,
-and the first few are reported with their line (or row) number, reason and
-field. That holds for any exception while decoding or scoring one record.
+with a `cadence`, one per live account at every multiple of the cadence of
+event time (`1d`: one row per account per day, at day ends, active or
+silent), then the final score of every account. At every day boundary of
+event time every live account is re-scored (`scoring.tick`, `streams.clock`),
+so silence moves the scores as it does in the worker. With an alerts file,
+every alert raised goes there. A bad record never stops the run: it is
+counted, and the first few are reported with their line (or row) number,
+reason and field. That holds for any exception while decoding or scoring one record.
 
 The file's clock is `now` (`--now`, default the wall clock): an event more
 than the scoring config's `ingest.max_future_skew_hours` ahead of it is a
@@ -22,16 +26,20 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 import scoring
 from schemas.decode import decode_event, validate_event
 from schemas.errors import DeadLetterReason, DecodeError
 from schemas.events import MODEL_BY_TYPE, Event
+from streams.clock import FileClock, is_live, tick_accounts
 from streams.errors import StreamsError
 
 MAX_BAD_SAMPLES = 10
@@ -146,8 +154,10 @@ def score_file(
     cadence: timedelta | None = None,
     progress: Progress | None = None,
     now: datetime | None = None,
+    alerts_path: Path | None = None,
 ) -> ScoreFileSummary:
-    """Score every event of `events_path` and write ScoreRecords (JSONL) to `out_path`.
+    """Score every event of `events_path` and write ScoreRecords (JSONL) to `out_path`,
+    and with `alerts_path`, every alert raised (JSONL), ticks' included.
 
     `now` is the file's clock for the `from_future` check (default: the wall clock)."""
     config = scoring.load_config(config_path)
@@ -181,13 +191,31 @@ def score_file(
 
     states: dict[str, scoring.AccountState] = {}
     last: dict[str, scoring.StepResult] = {}
-    written_at: dict[str, datetime] = {}
+    file_clock = FileClock(cadence)
     applied = duplicates = written = learned = 0
     total = len(events)
-    with Path(out_path).open("wb") as out:
+    with ExitStack() as files:
+        out = files.enter_context(Path(out_path).open("wb"))
+        alerts_out = None if alerts_path is None else files.enter_context(alerts_path.open("wb"))
         for done, (number, event) in enumerate(events, start=1):
             if progress is not None and (done % PROGRESS_EVERY == 0 or done == total):
                 progress(done, total)
+            # the clock (streams.clock): each day boundary the file's event time crosses
+            # re-scores every live account; each cadence boundary writes their scores
+            for boundary, ticks, row in file_clock.advance(event.ts.timestamp()):
+                if ticks:
+                    for tick in tick_accounts(states, boundary, config, model):
+                        last[tick.state.account_id] = tick
+                        if alerts_out is not None:
+                            alerts_out.writelines(_jsonl(tick.alerts))
+                        if tick.examples:
+                            model = scoring.learn(model, tick.examples)
+                            learned += len(tick.examples)
+                if row:
+                    for account, state in states.items():
+                        if is_live(state) and (score := last[account].score) is not None:
+                            out.write(score.model_dump_json().encode() + b"\n")
+                            written += 1
             try:
                 step = scoring.process(states.get(event.account_id), event, config, model)
                 score = step.score  # built here, so that a failure is this event's
@@ -208,18 +236,14 @@ def score_file(
                 duplicates += 1
                 continue
             applied += 1
+            if alerts_out is not None:
+                alerts_out.writelines(_jsonl(step.alerts))
             states[event.account_id] = step.state
             last[event.account_id] = step
             if step.examples:
                 learner.add(step.examples)
                 model = learner.model
                 learned += len(step.examples)
-            if cadence is not None:
-                previous = written_at.get(event.account_id)
-                if previous is None or event.ts - previous >= cadence:
-                    out.write(score.model_dump_json().encode() + b"\n")
-                    written_at[event.account_id] = event.ts
-                    written += 1
         for step in last.values():
             assert step.score is not None
             out.write(step.score.model_dump_json().encode() + b"\n")
@@ -236,6 +260,10 @@ def score_file(
         config_version=config.version,
         model_version=model.version,
     )
+
+
+def _jsonl(records: Iterable[BaseModel]) -> Iterator[bytes]:
+    return (r.model_dump_json().encode() + b"\n" for r in records)
 
 
 _CADENCE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
@@ -279,10 +307,12 @@ def build_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="the file's clock, ISO date or time (default: now): events more than "
         "ingest.max_future_skew_hours ahead of it are refused as from_future",
     )
+    p.add_argument("--alerts", type=Path, help="also write every alert raised (JSONL) to this file")
     p.add_argument(
         "--cadence",
         type=parse_cadence,
-        help="also write each account's score every CADENCE of event time (30m, 12h, 1d, 1w)",
+        help="also write every live account's score at each multiple of CADENCE of event "
+        "time (30m, 12h, 1d, 1w); 1d: one row per account per day, at day ends",
     )
     p.set_defaults(func=run)
     return p
@@ -296,7 +326,7 @@ def _print_progress(done: int, total: int) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run `score-file` from parsed arguments; print the summary to stderr."""
     summary = score_file(
-        args.events, args.out, args.config, args.cadence, _print_progress, args.now
+        args.events, args.out, args.config, args.cadence, _print_progress, args.now, args.alerts
     )
     print(summary.describe(), file=sys.stderr)
     if summary.records_read and not summary.events_applied:

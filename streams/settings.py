@@ -73,6 +73,17 @@ class Settings(BaseSettings):
     state_cache_accounts: int = Field(
         10_000, ge=0, le=10_000_000, validation_alias=_env("HEALTHSCORE_STATE_CACHE")
     )
+    # the clock (streams.clock; docs/scoring.md, The clock)
+    clock_enabled: bool = Field(False, validation_alias=_env("HEALTHSCORE_CLOCK"))
+    clock_idle_seconds: float = Field(
+        60.0, ge=1, le=3600, validation_alias=_env("HEALTHSCORE_CLOCK_IDLE_SECONDS")
+    )
+    clock_live_lag_seconds: float = Field(
+        3600.0, ge=0, le=30 * 86400, validation_alias=_env("HEALTHSCORE_CLOCK_LIVE_LAG_SECONDS")
+    )
+    clock_slice_accounts: int = Field(
+        100, ge=1, le=100_000, validation_alias=_env("HEALTHSCORE_CLOCK_SLICE_ACCOUNTS")
+    )
     web_port: int = Field(6066, ge=0, le=65535, validation_alias=_env("HEALTHSCORE_WEB_PORT"))
     web_enabled: bool = Field(False, validation_alias=_env("HEALTHSCORE_WEB_ENABLED"))
 

@@ -24,6 +24,8 @@ class Topics:
     dead_letters: faust.TopicT
     churn_examples: faust.TopicT
     churn_models: faust.TopicT
+    clock: faust.TopicT | None = None
+    """Tick records (`streams.clock`), co-partitioned with the inputs; None: no clock."""
 
     @property
     def outputs(self) -> tuple[faust.TopicT, ...]:
@@ -67,4 +69,8 @@ def declare_topics(app: faust.App, settings: Settings) -> Topics:
         churn_models=app.topic(
             settings.topic("churn-models"), partitions=1, compacting=True, **raw
         ),
+        # ticks (streams.clock): partition p re-scores the accounts of input partition p
+        clock=app.topic(settings.topic("clock"), partitions=settings.topic_partitions, **raw)
+        if settings.clock_enabled
+        else None,
     )

@@ -13,6 +13,7 @@ from streams.agents import Counters, register_scoring_agent
 from streams.app import create_app
 from streams.churn_model import ModelFeed, register_churn_model
 from streams.clickhouse import ClickHouseWriter, connect, migrate
+from streams.clock import PartitionClock
 from streams.gcpolicy import GcPolicy
 from streams.pipeline import BatchProcessor
 from streams.settings import Settings
@@ -57,7 +58,11 @@ def build(
     # feed has read the models topic, the default one, which no score is made with
     feed = ModelFeed(config, settings.churn_model_pin)
     processor = BatchProcessor(
-        config, topics.families_by_topic, feed.get, cache_size=settings.state_cache_accounts
+        config,
+        topics.families_by_topic,
+        feed.get,
+        cache_size=settings.state_cache_accounts,
+        catch_up_ticks=settings.clock_enabled,
     )
     crashing: list[asyncio.Future[None]] = []
 
@@ -80,6 +85,9 @@ def build(
         webhook_url=webhook.get_secret_value() if webhook else None,
         alert_route=settings.alert_route,
         gc_policy=gc_policy,
+        clock=PartitionClock(settings.clock_live_lag_seconds) if settings.clock_enabled else None,
+        clock_slice_accounts=settings.clock_slice_accounts,
+        clock_idle_seconds=settings.clock_idle_seconds,
     )
 
     @app.on_before_shutdown.connect

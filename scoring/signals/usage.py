@@ -81,10 +81,15 @@ def velocity(
 def feature_depth(
     rates: tuple[float, float] | None, active: float, config: ScoringConfig
 ) -> float | None:
-    """Usage per active user per day r (the long-half-life rate) against the product
-    norm n: r / (r + n), 0.5 at the norm."""
+    """Usage per active user per day r (long half-life) against the product norm n:
+    r / (r + n), 0.5 at the norm. With no user active within `active_user_days` it is 0:
+    the usage left in the long-window rate is old, and nobody uses the product now (this
+    keeps depth decaying as days pass without activity, instead of jumping up when the
+    active users fall to none)."""
     if rates is None:
         return None
+    if active <= 0.0:
+        return 0.0
     per_user = rates[1] / max(active, 1.0)
     return per_user / (per_user + config.usage.depth_norm_per_user_per_day)
 

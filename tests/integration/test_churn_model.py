@@ -2,9 +2,9 @@
 
 Real `healthscore worker` processes learn from a portfolio with cancellations and survivals
 (a scoring config with a 14-day horizon, so outcomes are known within the data's 40 days,
-and a refit, so a model version, every 20 learnable examples). Then probe accounts, new ones spread over
-every partition, are scored and their scores must name the model version the deployment
-published (the `current` record of the churn-models topic).
+and a refit, so a model version, every 20 learnable examples). Then probe accounts, new
+ones spread over every partition, are scored and their scores must name the model version
+the deployment published (the `current` record of the churn-models topic).
 """
 
 from __future__ import annotations

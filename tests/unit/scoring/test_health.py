@@ -67,5 +67,7 @@ def test_history_keeps_one_point_per_day_and_bounded() -> None:
 def test_trends_compare_with_the_point_n_days_ago() -> None:
     start, points = 100, (40.0, None, 45.0, None, None, None, None, 50.0, 52.0)
     assert trend(start, points, 107, 50.0, 7) == pytest.approx(10.0)
-    assert trend(start, points, 108, 52.0, 7) is None  # no point 7 days before
-    assert trend(start, points, 108, 52.0, 30) is None
+    # no point 7 days before (day 101): the latest point before it (day 100) stands in
+    assert trend(start, points, 108, 52.0, 7) == pytest.approx(12.0)
+    assert trend(start, points, 108, 52.0, 30) is None  # the history starts at day 100
+    assert trend(start, points, 107, 50.0, 7) == pytest.approx(10.0)

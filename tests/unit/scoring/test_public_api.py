@@ -33,6 +33,7 @@ PUBLIC = {
     "process",
     "process_shadow",
     "score_state",
+    "tick",
     "track_record",
 }
 

@@ -1,0 +1,215 @@
+"""The clock: re-scoring silent accounts as event time passes (docs/scoring.md, "The clock").
+
+`scoring.tick` re-evaluates one account at a later event time. This module says
+*when*: at every day boundary of event time, every live account (one whose
+subscription is not cancelled) is ticked at the boundary, so each account is
+re-evaluated at least once per day of event time, with or without events of its
+own. `score-file` drives it from the file's sorted event times (`FileClock`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, MutableMapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import NamedTuple
+
+import orjson
+
+import scoring
+from scoring.decay import DAY
+from streams.statepack import _POSITIONS, _V2  # the value's header: positions only
+
+
+def day_boundaries(after: float | None, upto: float) -> Iterator[float]:
+    """The day boundaries (UTC midnights, epoch seconds) in (after, upto], ascending;
+    none when `after` is None (no event time yet)."""
+    if after is None:
+        return
+    day = math.floor(after / DAY) + 1
+    while day * DAY <= upto:
+        yield day * DAY
+        day += 1
+
+
+def is_live(state: scoring.AccountState) -> bool:
+    """An account worth re-scoring: it has events and its subscription is not cancelled
+    (a cancelled account is terminal until a new subscription starts)."""
+    return state.clock.max_ts is not None and not state.billing.cancelled
+
+
+def tick_accounts(
+    states: MutableMapping[str, scoring.AccountState],
+    ts: float,
+    config: scoring.ScoringConfig,
+    model: scoring.ChurnModel,
+) -> Iterator[scoring.StepResult]:
+    """Tick every live account of `states` at `ts`, in the mapping's order, storing each new
+    state back; yields the steps that re-evaluated something."""
+    for account, state in list(states.items()):
+        if not is_live(state):
+            continue
+        step = scoring.tick(state, ts, config, model)
+        if step.score is None:
+            continue
+        states[account] = step.state
+        yield step
+
+
+class FileClock:
+    """The clock of a file scored in event-time order: the boundaries a new event time
+    crosses, as (ts, tick?, row?) ascending: `tick` at every day boundary, `row` at every
+    multiple of `cadence` since the epoch (when a cadence is given)."""
+
+    def __init__(self, cadence: timedelta | None) -> None:
+        self.cadence = None if cadence is None else cadence.total_seconds()
+        self.now: float | None = None
+
+    def advance(self, ts: float) -> list[tuple[float, bool, bool]]:
+        before = self.now
+        if before is not None and ts <= before:
+            return []
+        self.now = ts
+        if before is None:
+            return []
+        marks = {b: (True, False) for b in day_boundaries(before, ts)}
+        if self.cadence is not None:
+            step = self.cadence
+            k = math.floor(before / step) + 1
+            while k * step <= ts:
+                tick, _ = marks.get(k * step, (False, False))
+                marks[k * step] = (tick, True)
+                k += 1
+        return [(b, tick, row) for b, (tick, row) in sorted(marks.items())]
+
+
+# --- the worker's clock: tick records in a co-partitioned clock topic ------------------
+
+
+class Tick(NamedTuple):
+    """A tick record of the clock topic: re-score every account of input `partition` at
+    `ts`, a day boundary (UTC midnight, epoch seconds)."""
+
+    partition: int
+    ts: int
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps({"partition": self.partition, "ts": self.ts})
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Tick:
+        doc = orjson.loads(data)
+        partition, ts = doc["partition"], doc["ts"]
+        if not isinstance(partition, int) or not isinstance(ts, int) or ts % int(DAY):
+            raise ValueError(f"not a tick record: {data[:200]!r}")
+        return cls(partition, ts)
+
+
+def partition_of(value: bytes) -> int | None:
+    """The input partition an account's table value says its events come from (the first
+    family with a position), or None when it has none. Reads the positions only."""
+    if not value.startswith(_V2):
+        return None
+    positions = _POSITIONS.unpack_from(value, len(_V2))
+    for partition in positions[0::2]:
+        if partition >= 0:
+            return int(partition)
+    return None
+
+
+@dataclass
+class _Partition:
+    event_time: float
+    """The partition's event time: how far all its input topics have been read."""
+    seen_at: float
+    """The wall time `event_time` last moved."""
+    ticked: float
+    """The newest tick written (or read back) for the partition."""
+    topics: dict[str, tuple[float, bool]] = field(default_factory=dict)
+    """Input topic -> (newest event time read, still behind its end?)."""
+
+
+class PartitionClock:
+    """When a worker writes tick records, per input partition it owns.
+
+    * **Event time.** A partition's event time is how far its input topics have been
+      read: the newest event time of the topics still behind their end (the least of
+      them: a worker catching up reads a small topic days ahead of a large one), or the
+      newest of all when every topic is read to its end. When it passes a day boundary,
+      a tick at that boundary is due. It never moves back.
+    * **Idle.** While no newer event arrives, the partition's time goes on with the wall
+      clock: `event_time + (wall - seen_at)`, but only for a *live* partition, whose
+      event time was within `live_lag` seconds of the wall clock when it last moved. A
+      backfill or a catch-up (event time far behind the wall clock) ticks only on its
+      own event time, so it never ticks ahead of its events: no false silence.
+    * **Lag.** Each partition has its own time: a lagging partition's accounts are
+      ticked on that partition's event time only, never on another partition's.
+
+    Ticks are written to the clock topic, and the scoring agent applies them as it reads
+    them, so a replay of the same log sees the same ticks. Applying a tick twice changes
+    nothing (`scoring.tick` at or before an account's time is a no-op).
+    """
+
+    def __init__(self, live_lag: float = 3600.0) -> None:
+        self.live_lag = live_lag
+        self.partitions: dict[int, _Partition] = {}
+
+    def ticked(self, partition: int, ts: float) -> None:
+        """A tick record of `partition` at `ts` exists (written, or read back on start)."""
+        p = self.partitions.get(partition)
+        if p is None:
+            self.partitions[partition] = _Partition(ts, -math.inf, ts)
+        elif ts > p.ticked:
+            p.ticked = ts
+
+    def observe(
+        self,
+        partition: int,
+        event_ts: float,
+        wall: float,
+        since: float | None = None,
+        topic: str = "",
+        behind: bool = False,
+        unfetched: int = 0,
+    ) -> list[Tick]:
+        """Events up to `event_ts` were read from `topic` of `partition` at wall time
+        `wall` (the oldest of them at `since`, when known; `behind`: the topic has more
+        records after them; `unfetched`: how many other input topics of the partition
+        were not fetched yet, which hold the partition's time back): the ticks now due
+        for the partition, each day boundary its event time passed since the last tick
+        (since its first event time, when the first events are seen)."""
+        p = self.partitions.get(partition)
+        if p is None:
+            start = event_ts if since is None else min(since, event_ts)
+            p = self.partitions[partition] = _Partition(start, wall, start)
+        newest = p.topics.get(topic, (-math.inf, False))[0]
+        p.topics[topic] = (max(newest, event_ts), behind)
+        lagging = [ts for ts, late in p.topics.values() if late]
+        now = min(lagging) if lagging else max(ts for ts, _ in p.topics.values())
+        if now > p.event_time and not unfetched:
+            p.event_time, p.seen_at = now, wall
+        return self._due(partition, p, p.event_time)
+
+    def idle(self, wall: float) -> list[Tick]:
+        """The ticks due on idle live partitions at wall time `wall` (call it periodically)."""
+        due: list[Tick] = []
+        for partition, p in sorted(self.partitions.items()):
+            if p.seen_at == -math.inf or p.seen_at - p.event_time > self.live_lag:
+                continue  # no event seen yet, or behind the wall clock (a backfill): it
+                # ticks on its own events only
+            now = min(wall, p.event_time + max(0.0, wall - p.seen_at))
+            due += self._due(partition, p, now)
+        return due
+
+    def forget(self, partitions: set[int]) -> None:
+        """Partitions revoked: another worker writes their ticks now."""
+        for partition in partitions:
+            self.partitions.pop(partition, None)
+
+    @staticmethod
+    def _due(partition: int, p: _Partition, now: float) -> list[Tick]:
+        ticks = [Tick(partition, int(b)) for b in day_boundaries(p.ticked, now)]
+        if ticks:
+            p.ticked = ticks[-1].ts
+        return ticks

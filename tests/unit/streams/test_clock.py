@@ -1,0 +1,235 @@
+"""The worker's clock (`streams.clock`, docs/scoring.md "The clock"): when tick records are
+written per input partition, and the processor applying them."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+
+import pytest
+
+import scoring
+from schemas.decode import decode_event
+from schemas.events import FAMILY_BY_TYPE, Event, Family
+from schemas.outputs import Alert
+from scoring.decay import DAY
+from streams.clock import PartitionClock, Tick, partition_of
+from streams.pipeline import BatchOutput, BatchProcessor, RawRecord
+from tests.unit.scoring.factory import Events, at
+from tests.unit.scoring.scripts import healthy
+
+TOPICS = {family: f"t.{family.value}" for family in Family}
+T0 = at(0).timestamp()
+
+
+def test_idle_topics_still_tick_daily() -> None:
+    clock = PartitionClock(live_lag=3600)
+    assert clock.observe(0, T0 + 3600, wall=T0 + 3700) == []
+    assert clock.idle(wall=T0 + 3700 + 10) == []
+    # three days of wall time later, no event since: a tick at each midnight passed
+    assert clock.idle(wall=T0 + 3 * DAY + 3700) == [Tick(0, int(T0 + d * DAY)) for d in (1, 2, 3)]
+    assert clock.idle(wall=T0 + 3 * DAY + 7200) == []  # never twice
+    # an event at the wall clock later goes on from there
+    assert clock.observe(0, T0 + 4 * DAY + 60, wall=T0 + 4 * DAY + 70) == [
+        Tick(0, int(T0 + 4 * DAY))
+    ]
+
+
+def test_a_backfill_ticks_on_its_own_event_time_only() -> None:
+    clock = PartitionClock(live_lag=3600)
+    wall = T0 + 400 * DAY  # the wall clock is far ahead of the events
+    assert clock.observe(0, T0 + 10, wall) == []
+    assert clock.idle(wall + 30 * DAY) == []  # idle, but behind the wall clock: no tick
+    assert clock.observe(0, T0 + 2 * DAY + 5, wall + 30 * DAY) == [
+        Tick(0, int(T0 + DAY)),
+        Tick(0, int(T0 + 2 * DAY)),
+    ]
+    assert clock.idle(wall + 60 * DAY) == []
+
+
+def test_a_lagging_partition_ticks_on_its_own_time() -> None:
+    clock = PartitionClock(live_lag=3600)
+    clock.observe(0, T0, wall=T0)
+    clock.observe(1, T0, wall=T0)
+    ahead = clock.observe(0, T0 + 10 * DAY, wall=T0 + 10 * DAY)
+    behind = clock.observe(1, T0 + 3 * DAY + 1, wall=T0 + 10 * DAY)
+    assert [t.partition for t in ahead] == [0] * 10
+    assert behind == [Tick(1, int(T0 + d * DAY)) for d in (1, 2, 3)]
+    assert clock.idle(wall=T0 + 10 * DAY + 60) == []  # partition 1 is behind: no idle tick
+
+
+def test_ticks_read_back_are_not_written_again_and_revoked_partitions_are_forgotten() -> None:
+    clock = PartitionClock()
+    clock.ticked(0, T0 + DAY)
+    assert clock.observe(0, T0 + DAY + 5, wall=T0 + DAY + 5) == []
+    assert clock.observe(0, T0 + 2 * DAY, wall=T0 + 2 * DAY) == [Tick(0, int(T0 + 2 * DAY))]
+    clock.forget({0})
+    assert clock.partitions == {}
+
+
+def test_tick_records_round_trip_and_refuse_nonsense() -> None:
+    tick = Tick(3, int(T0))
+    assert Tick.from_bytes(tick.to_bytes()) == tick
+    for bad in (b'{"partition": 1, "ts": 5}', b'{"partition": "1", "ts": 0}', b"[]"):
+        with pytest.raises((ValueError, KeyError, TypeError)):
+            Tick.from_bytes(bad)
+
+
+# --- the processor applying ticks ----------------------------------------------------------
+
+
+def _records(events: Iterable[Event], wall_ahead: float = 0.0) -> list[RawRecord]:
+    """The events as records of partition 0, Kafka timestamps `wall_ahead` seconds after
+    their event time."""
+    offsets: dict[str, int] = {}
+    out = []
+    for e in sorted(events, key=lambda e: e.ts):
+        topic = TOPICS[FAMILY_BY_TYPE[e.type]]
+        offset = offsets[topic] = offsets.get(topic, -1) + 1
+        ms = int((e.ts.timestamp() + wall_ahead) * 1000)
+        out.append(
+            RawRecord(topic, 0, offset, e.account_id.encode(), e.model_dump_json().encode(), ms)
+        )
+    return out
+
+
+def _sparse() -> Events:
+    """An account using the product every third day: ticks fall between its events."""
+    ev = Events("acct-sparse").add("subscription_started", 0.2, plan="growth", mrr=900.0, seats=5)
+    for day in range(0, 70, 3):
+        ev.add("feature_used", day + 0.7, user_id="u1", feature="f1", quantity=4)
+    return ev
+
+
+def _scenario() -> list[RawRecord]:
+    """acct-quiet active for 40 days then silent; acct-busy active for 71 days; acct-sparse
+    active every third day."""
+    return _records([*healthy("acct-quiet", days=40), *healthy("acct-busy", days=71), *_sparse()])
+
+
+def _replay(
+    records: list[RawRecord], delay: int = 0, wall_ahead: float = 0.0, idle_every: int = 0
+) -> tuple[BatchOutput, list[Tick]]:
+    """What the agent does: score the records in batches, feed each record's event time to
+    the partition clock, and apply each tick to every account of the partition (in account
+    order) after the batch it was written after, or `delay` batches later (the clock
+    topic read behind the inputs)."""
+    config = scoring.load_config()
+    model = scoring.default_churn_model(config)
+    processor = BatchProcessor(
+        config, {t: f for f, t in TOPICS.items()}, lambda: model, catch_up_ticks=True
+    )
+    table: dict[str, bytes] = {}
+    clock = PartitionClock(live_lag=3600)
+    total = BatchOutput()
+    written: list[Tick] = []
+
+    def add(out: BatchOutput) -> None:
+        total.scores += out.scores
+        total.transitions += out.transitions
+        total.alerts += out.alerts
+        total.dead_letters += out.dead_letters
+
+    def apply(ticks: list[Tick]) -> None:
+        for tick in ticks:
+            accounts = sorted(a for a, v in table.items() if partition_of(v) == tick.partition)
+            add(processor.tick(tick, accounts, table.get))
+            processor.save_pending(table.__setitem__)
+
+    batches = [records[i : i + 97] for i in range(0, len(records), 97)]
+    waiting: list[list[Tick]] = []
+    for n, batch in enumerate(batches):
+        due: list[Tick] = []
+        for record in batch:
+            ts = scoring_ts(record)
+            due += clock.observe(record.partition, ts, ts + wall_ahead)
+        if idle_every and n % idle_every == 0:
+            due += clock.idle(scoring_ts(batch[-1]) + wall_ahead + 5 * DAY)
+        written += due
+        for tick in due:  # what the agent does as it writes them
+            processor.clock_at(tick.partition, tick.ts)
+        add(processor.run(batch, table.get, table.__setitem__))
+        waiting.append(due)
+        if len(waiting) > delay:
+            apply(waiting.pop(0))
+    for due in waiting:
+        apply(due)
+    return total, written
+
+
+def scoring_ts(record: RawRecord) -> float:
+    return decode_event(record.value or b"").ts.timestamp()
+
+
+def _alerts(out: BatchOutput, account: str) -> list[Alert]:
+    return [a for a in out.alerts if a.account_id == account]
+
+
+def test_a_silent_account_in_the_worker_falls_and_raises_one_episode() -> None:
+    out, ticks = _replay(_scenario())
+    assert not out.dead_letters
+    assert [t.ts for t in ticks] == [int(at(d).timestamp()) for d in range(1, 71)]
+    quiet = [a for a in _alerts(out, "acct-quiet") if a.ts >= at(40)]
+    assert sorted(a.kind for a in quiet) == ["gone_quiet", "health_drop"], quiet
+    assert next(a for a in quiet if a.kind == "gone_quiet").ts == at(47)
+    scores = [s for s in out.scores if s.account_id == "acct-quiet" and s.ts >= at(40)]
+    healths = [s.health for s in scores]
+    assert len(scores) == 31 and all(b < a for a, b in itertools.pairwise(healths)), healths
+    assert not [a for a in _alerts(out, "acct-busy") if a.kind == "gone_quiet"]
+
+
+def test_two_replays_give_identical_outputs_whatever_the_tick_interleaving() -> None:
+    def dump(out: BatchOutput) -> list[str]:
+        return sorted(m.model_dump_json() for m in (*out.scores, *out.transitions, *out.alerts))
+
+    records = _scenario()
+    first, ticks_a = _replay(records)
+    again, ticks_b = _replay(records)
+    late, ticks_c = _replay(records, delay=1)
+    later, ticks_d = _replay(records, delay=3)
+    assert ticks_a == ticks_b == ticks_c == ticks_d
+    assert dump(first) == dump(again) == dump(late) == dump(later)
+
+
+def test_a_backfill_far_behind_the_wall_clock_has_no_too_late_and_no_burst() -> None:
+    year = 365 * DAY
+    out, ticks = _replay(_scenario(), wall_ahead=year, idle_every=3)
+    assert not [d for d in out.dead_letters if d.reason == "too_late"]
+    assert max(t.ts for t in ticks) <= at(71).timestamp()  # never ahead of its events
+    quiet = [a for a in out.alerts if a.kind == "gone_quiet"]
+    assert [(a.account_id, a.ts) for a in quiet] == [("acct-quiet", at(47))]
+    live, _ = _replay(_scenario())
+    assert sorted(a.model_dump_json() for a in out.alerts) == sorted(
+        a.model_dump_json() for a in live.alerts
+    )
+
+
+def test_the_first_chunk_of_a_partition_ticks_from_its_oldest_event() -> None:
+    clock = PartitionClock()
+    due = clock.observe(0, T0 + 3 * DAY + 5, wall=T0 + 400 * DAY, since=T0 + 60)
+    assert due == [Tick(0, int(T0 + d * DAY)) for d in (1, 2, 3)]
+
+
+def test_a_small_topic_read_ahead_of_a_large_one_does_not_move_the_partition_time() -> None:
+    clock = PartitionClock()
+    wall = T0 + 400 * DAY  # catching up on a backlog
+    assert clock.observe(0, T0 + 5 * DAY + 9, wall, T0, "usage", behind=True)[-1].ts == int(
+        T0 + 5 * DAY
+    )
+    # the billing topic (small) is read to its end, 55 days ahead: no tick past usage
+    assert clock.observe(0, T0 + 60 * DAY, wall, T0, "billing", behind=False) == []
+    due = clock.observe(0, T0 + 7 * DAY + 9, wall, None, "usage", behind=True)
+    assert due == [Tick(0, int(T0 + 6 * DAY)), Tick(0, int(T0 + 7 * DAY))]
+    # usage read to its end too: the partition's time is the newest of all
+    due = clock.observe(0, T0 + 8 * DAY, wall, None, "usage", behind=False)
+    assert due[-1] == Tick(0, int(T0 + 60 * DAY)) and len(due) == 53
+
+
+def test_an_input_topic_not_fetched_yet_holds_the_partition_time() -> None:
+    clock = PartitionClock()
+    wall = T0 + 400 * DAY
+    assert clock.observe(0, T0 + 9 * DAY, wall, T0, "billing", unfetched=1) == []
+    assert clock.observe(0, T0 + 2 * DAY + 1, wall, None, "usage", behind=True) == [
+        Tick(0, int(T0 + DAY)),
+        Tick(0, int(T0 + 2 * DAY)),
+    ]
