@@ -128,6 +128,8 @@ class _Partition:
     """The newest tick written (or read back) for the partition."""
     topics: dict[str, tuple[float, bool]] = field(default_factory=dict)
     """Input topic -> (newest event time read, still behind its end?)."""
+    started: bool = False
+    """A tick was written or read back: the first day boundary is settled."""
 
 
 class PartitionClock:
@@ -159,9 +161,9 @@ class PartitionClock:
         """A tick record of `partition` at `ts` exists (written, or read back on start)."""
         p = self.partitions.get(partition)
         if p is None:
-            self.partitions[partition] = _Partition(ts, -math.inf, ts)
-        elif ts > p.ticked:
-            p.ticked = ts
+            self.partitions[partition] = _Partition(ts, -math.inf, ts, started=True)
+        elif not p.started or ts > p.ticked:
+            p.ticked, p.started = ts, True
 
     def observe(
         self,
@@ -179,10 +181,14 @@ class PartitionClock:
         were not fetched yet, which hold the partition's time back): the ticks now due
         for the partition, each day boundary its event time passed since the last tick
         (since its first event time, when the first events are seen)."""
+        start = event_ts if since is None else min(since, event_ts)
         p = self.partitions.get(partition)
         if p is None:
-            start = event_ts if since is None else min(since, event_ts)
             p = self.partitions[partition] = _Partition(start, wall, start)
+        elif not p.started and start < p.ticked:
+            # another topic, read later, starts earlier: until the first tick, the ticks
+            # start from the partition's earliest event
+            p.ticked = p.event_time = start
         newest = p.topics.get(topic, (-math.inf, False))[0]
         p.topics[topic] = (max(newest, event_ts), behind)
         lagging = [ts for ts, late in p.topics.values() if late]
@@ -211,5 +217,5 @@ class PartitionClock:
     def _due(partition: int, p: _Partition, now: float) -> list[Tick]:
         ticks = [Tick(partition, int(b)) for b in day_boundaries(p.ticked, now)]
         if ticks:
-            p.ticked = ticks[-1].ts
+            p.ticked, p.started = ticks[-1].ts, True
         return ticks

@@ -233,3 +233,14 @@ def test_an_input_topic_not_fetched_yet_holds_the_partition_time() -> None:
         Tick(0, int(T0 + DAY)),
         Tick(0, int(T0 + 2 * DAY)),
     ]
+
+
+def test_a_topic_fetched_later_with_older_events_moves_the_first_tick_back() -> None:
+    """The first topic fetched may start weeks after the partition's first event (support
+    events came later than usage): until the first tick, the ticks start from the
+    earliest event of any topic, so no day boundary of the partition is left unticked."""
+    clock = PartitionClock()
+    wall = T0 + 400 * DAY
+    assert clock.observe(0, T0 + 30 * DAY, wall, T0 + 25 * DAY, "support", unfetched=1) == []
+    due = clock.observe(0, T0 + 30 * DAY + 1, wall, T0 + 60, "usage", behind=False)
+    assert due == [Tick(0, int(T0 + d * DAY)) for d in range(1, 31)]
