@@ -353,11 +353,14 @@ def describe(doc: dict[str, Any], labels: Sequence[str]) -> list[str]:
             f"{field} migrations at {doc['as_of']}: {moved:,} accounts move "
             f"(rows {labels[0]}, columns {labels[1]})"
         )
-        lines.append(f"  {'':<26}" + "".join(f"{_short(k):>14}" for k in keys))
+        cw = max(8, *(len(_short(k)) + 2 for k in keys))
+        lines.append(f"  {'':<26}" + "".join(f"{_short(k):>{cw}}" for k in keys))
         for a in keys:
             if a in table:
                 row = table[a]
-                lines.append(f"  {_short(a):<26}" + "".join(f"{row.get(b, 0):>14,}" for b in keys))
+                lines.append(
+                    f"  {_short(a):<26}" + "".join(f"{row.get(b, 0):>{cw},}" for b in keys)
+                )
     days = doc["account_days"]
     share = days["band_differs"] / days["compared"] if days["compared"] else 0.0
     lines.append(
