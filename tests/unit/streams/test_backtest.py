@@ -306,3 +306,36 @@ def test_shards_are_a_stable_hash_of_the_account() -> None:
     sampled = [a for a in (f"acct-{i}" for i in range(4000)) if zlib.crc32(a.encode()) % 4 == 0]
     shards = Counter(bt.shard_of(a, 2) for a in sampled)
     assert min(shards[0], shards[1]) > 0.4 * len(sampled)
+
+
+class _Conn:
+    def send(self, message: object) -> None:
+        pass
+
+
+def test_an_event_refused_while_scoring_is_a_bad_record_of_its_line(
+    data: dict[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    lines = data["events"].read_bytes().splitlines()[:300]
+    events = tmp_path / "few.jsonl"
+    events.write_bytes(b"\n".join(lines) + b"\n")
+    victim = orjson.loads(lines[120])["event_id"]
+    split = bt._split(_Conn(), events, "jsonl", 0, (0, 1 << 40), 1, 1 << 20, tmp_path, 1 << 62, 24)  # type: ignore[arg-type]
+    assert split["good"] == 300 and split["lines"] == 300
+    real = bt.scoring.process
+
+    def flaky(state, event, *args):  # type: ignore[no-untyped-def]
+        if event.event_id == victim:
+            raise ZeroDivisionError("scoring bug")
+        return real(state, event, *args)
+
+    monkeypatch.setattr(bt.scoring, "process", flaky)
+    shard = bt._Shard(split["runs"][0], [None], False)
+    day = shard.next_day()
+    while day is not None:
+        shard.day(day, [None])
+        day = shard.next_day()
+    totals = shard.totals()
+    assert totals["bad"] == 1 and totals["applied"] == [299]
+    (rng, line, reason, detail, _field) = totals["samples"][0]
+    assert (rng, line, reason) == (0, 121, "processing_error") and "scoring bug" in detail
