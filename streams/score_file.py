@@ -8,6 +8,10 @@ one per account every `cadence` of event time (if given), then the final
 score of every account. A bad record never stops the run: it is counted,
 and the first few are reported with their line (or row) number, reason and
 field. That holds for any exception while decoding or scoring one record.
+The command's exit status is 1 when the bad records exceed `--max-bad`
+(default: none allowed); the input and the output path are checked before
+anything is read. `healthscore backtest` (streams.backtest) is the same
+scoring in bounded memory on every core, with one or two configs compared.
 
 The file's clock is `now` (`--now`, default the wall clock): an event more
 than the scoring config's `ingest.max_future_skew_hours` ahead of it is a
