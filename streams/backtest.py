@@ -502,16 +502,16 @@ def open_clickhouse(settings: Any, run: str, replace: bool) -> Any:
     db = ch.database
     tables = [f"backtest_{t}" for t in _TABLES]
     used = sum(
-        int(ch.query(f"SELECT count() FROM {db}.{t} WHERE run = %(run)s", {"run": run})[0][0])
-        for t in tables
+        int(ch.query(f"SELECT count() FROM {db}.{table} WHERE run = %(run)s", {"run": run})[0][0])
+        for table in tables
     )
     if used and not replace:
         ch.close()
         raise StreamsError(f"run {run!r} already has rows in {db}.backtest_*: use --replace")
     if used:
-        for t in tables:
+        for table in tables:
             ch.command(
-                f"ALTER TABLE {db}.{t} DELETE WHERE run = %(run)s SETTINGS mutations_sync = 2",
+                f"ALTER TABLE {db}.{table} DELETE WHERE run = %(run)s SETTINGS mutations_sync = 2",
                 {"run": run},
             )
     return ch
