@@ -143,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
         score_file = None  # type: ignore[assignment]
     if score_file is not None and hasattr(score_file, "build_parser"):
         score_file.build_parser(sub)
+        from streams import backtest
+
+        backtest.build_parser(sub)
     return parser
 
 

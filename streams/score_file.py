@@ -12,6 +12,10 @@ so silence moves the scores as it does in the worker. With an alerts file,
 every alert raised goes there. A bad record never stops the run: it is
 counted, and the first few are reported with their line (or row) number,
 reason and field. That holds for any exception while decoding or scoring one record.
+The command's exit status is 1 when the bad records exceed `--max-bad`
+(default: none allowed); the input and the output path are checked before
+anything is read. `healthscore backtest` (streams.backtest) is the same
+scoring in bounded memory on every core, with one or two configs compared.
 
 The file's clock is `now` (`--now`, default the wall clock): an event more
 than the scoring config's `ingest.max_future_skew_hours` ahead of it is a
@@ -24,6 +28,8 @@ and its records carry no time of arrival to measure the age against.
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -138,6 +144,97 @@ def _parquet_records(path: Path) -> Iterator[tuple[int, Event | DecodeError]]:
                 yield number, _unexpected(exc)
 
 
+def check_input_file(path: Path) -> None:
+    """Refuse, before any work, an input that is missing, not a file or not readable."""
+    if not path.is_file():
+        raise StreamsError(f"{path}: no such file")
+    if not os.access(path, os.R_OK):
+        raise StreamsError(f"{path}: not readable")
+
+
+def check_output_file(path: Path) -> None:
+    """Refuse, before any work, an output file that could not be written: its parent
+    missing or not a writable directory, or the path itself a directory or read-only."""
+    path = Path(path)
+    parent = path.parent
+    if path.is_dir():
+        raise StreamsError(f"{path}: is a directory, expected a file to write")
+    if not parent.is_dir():
+        raise StreamsError(f"{path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise StreamsError(f"{path}: directory {parent} is not writable")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise StreamsError(f"{path}: exists and is not writable")
+
+
+def check_output_dir(path: Path) -> None:
+    """Refuse, before any work, an output directory that could not be written: a file in
+    its place, a missing or read-only parent, or a directory that is not writable."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise StreamsError(f"{path}: is a file, expected a directory to write into")
+    if path.is_dir():
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise StreamsError(f"{path}: directory is not writable")
+        return
+    parent = path.parent
+    if not parent.is_dir():
+        raise StreamsError(f"{path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise StreamsError(f"{path}: directory {parent} is not writable")
+
+
+@dataclass(frozen=True, slots=True)
+class MaxBad:
+    """How many bad records a run may have and still succeed: a count, or a fraction of
+    the records read (`--max-bad 10`, `--max-bad 0.1%`, `--max-bad 0.001`)."""
+
+    count: int | None = 0
+    fraction: float | None = None
+
+    def allows(self, bad: int, read: int) -> bool:
+        if self.fraction is not None:
+            return bad <= self.fraction * read
+        return bad <= (self.count or 0)
+
+    def describe(self) -> str:
+        if self.fraction is not None:
+            return f"{self.fraction:.6g} of the records"
+        return f"{self.count} records"
+
+
+def parse_max_bad(text: str) -> MaxBad:
+    """`N` (a count), `P%` or a fraction below 1 such as `0.01` (argparse type)."""
+    raw = text.strip()
+    try:
+        if raw.endswith("%"):
+            value = float(raw[:-1]) / 100.0
+            is_fraction = True
+        elif raw.isdigit():
+            return MaxBad(count=int(raw))
+        else:
+            value = float(raw)
+            is_fraction = True
+    except ValueError:
+        value, is_fraction = math.nan, False
+    if not is_fraction or not (0.0 <= value < 1.0) or math.isnan(value):
+        raise argparse.ArgumentTypeError(
+            f"invalid --max-bad {text!r}: use a count (10), a percentage (0.5%) "
+            "or a fraction below 1 (0.005)"
+        )
+    return MaxBad(count=None, fraction=value)
+
+
+def bad_verdict(bad: int, read: int, max_bad: MaxBad) -> str | None:
+    """The line to print when the bad records exceed what `--max-bad` allows, else None."""
+    if max_bad.allows(bad, read):
+        return None
+    return (
+        f"{bad} of {read} records were bad, more than --max-bad allows "
+        f"({max_bad.describe()}): exit status 1"
+    )
+
+
 def read_events(path: Path) -> Iterator[tuple[int, Event | DecodeError]]:
     """(line or row number, event or why it was refused) for every record of the file."""
     if not path.is_file():
@@ -159,7 +256,10 @@ def score_file(
     """Score every event of `events_path` and write ScoreRecords (JSONL) to `out_path`,
     and with `alerts_path`, every alert raised (JSONL), ticks' included.
 
-    `now` is the file's clock for the `from_future` check (default: the wall clock)."""
+    `now` is the file's clock for the `from_future` check (default: the wall clock).
+    The input and the output path are checked before anything is read."""
+    check_input_file(Path(events_path))
+    check_output_file(Path(out_path))
     config = scoring.load_config(config_path)
     learner = scoring.ChurnLearner(config)
     model = learner.model
@@ -314,6 +414,14 @@ def build_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="also write every live account's score at each multiple of CADENCE of event "
         "time (30m, 12h, 1d, 1w); 1d: one row per account per day, at day ends",
     )
+    p.add_argument(
+        "--max-bad",
+        type=parse_max_bad,
+        default=MaxBad(),
+        metavar="N|P%",
+        help="bad records allowed before the exit status is 1: a count, a percentage or a "
+        "fraction of the records read (default 0: any bad record fails the run)",
+    )
     p.set_defaults(func=run)
     return p
 
@@ -324,11 +432,18 @@ def _print_progress(done: int, total: int) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run `score-file` from parsed arguments; print the summary to stderr."""
+    """Run `score-file` from parsed arguments; print the summary to stderr.
+
+    Exit status 1 when the bad records exceed `--max-bad` (default: any), or when no
+    event could be applied; the input and output paths are checked before any work."""
     summary = score_file(
         args.events, args.out, args.config, args.cadence, _print_progress, args.now, args.alerts
     )
     print(summary.describe(), file=sys.stderr)
+    verdict = bad_verdict(summary.bad_lines, summary.records_read, args.max_bad)
+    if verdict is not None:
+        print(verdict, file=sys.stderr)
+        return 1
     if summary.records_read and not summary.events_applied:
         return 1
     return 0

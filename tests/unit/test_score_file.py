@@ -151,7 +151,7 @@ def test_poison_lines_are_bad_lines_naming_the_field_and_the_cli_does_not_die(
 
     code = main(["score-file", str(events), "--out", str(tmp_path / "out.jsonl")])
     err = capsys.readouterr().err
-    assert code == 0, err
+    assert code == 1, err  # bad records fail the run unless --max-bad allows them
     assert "Traceback" not in err
     assert "2 events applied" in err and "3 bad" in err
     summary = sf.score_file(events, tmp_path / "out2.jsonl")
@@ -227,3 +227,63 @@ def test_a_resent_id_with_another_content_is_a_bad_line_not_a_crash(tmp_path: Pa
     assert [(b.line, b.reason) for b in summary.bad_samples] == [
         (len(lines) + 1, "conflicting_duplicate")
     ]
+
+
+def _with_bad_lines(tmp_path: Path) -> Path:
+    """The golden events with 3 bad lines among them: 25 records, 22 good."""
+    lines = GOLDEN.read_bytes().splitlines()
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"\n".join([*lines[:5], b"{not json", b"[1]", b"{}", *lines[5:]]) + b"\n")
+    return events
+
+
+@pytest.mark.parametrize(
+    ("max_bad", "code"),
+    [(None, 1), ("2", 1), ("3", 0), ("10%", 1), ("12%", 0), ("0.1", 1), ("0.2", 0)],
+)
+def test_exit_status_is_1_when_bad_records_exceed_max_bad(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], max_bad: str | None, code: int
+) -> None:
+    from streams.cli import main
+
+    events = _with_bad_lines(tmp_path)
+    argv = ["score-file", str(events), "--out", str(tmp_path / "out.jsonl")]
+    assert main(argv + (["--max-bad", max_bad] if max_bad else [])) == code
+    err = capsys.readouterr().err
+    assert "22 events applied" in err and "3 bad" in err  # the outputs are written either way
+    assert ("more than --max-bad allows" in err) == (code == 1)
+
+
+@pytest.mark.parametrize("text", ["-1", "1.5", "abc", "100%", "", "nan"])
+def test_parse_max_bad_refuses_nonsense(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError):
+        sf.parse_max_bad(text)
+
+
+def test_output_paths_are_checked_before_the_input_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_reading(path: Path):  # type: ignore[no-untyped-def]
+        raise AssertionError("the input was read before the output path was checked")
+
+    monkeypatch.setattr(sf, "read_events", no_reading)
+    (tmp_path / "a_dir").mkdir()
+    (tmp_path / "a_file").write_text("")
+    cases = {  # (a read-only directory is not tested: the tests run as root here)
+        tmp_path / "missing" / "out.jsonl": "does not exist",
+        tmp_path / "a_dir": "is a directory",
+        tmp_path / "a_file" / "out.jsonl": "does not exist",
+    }
+    for out, message in cases.items():
+        with pytest.raises(StreamsError, match=message):
+            sf.score_file(GOLDEN, out)
+
+
+def test_the_cli_refuses_a_bad_output_path_with_status_2_and_no_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from streams.cli import main
+
+    code = main(["score-file", str(GOLDEN), "--out", str(tmp_path / "no" / "out.jsonl")])
+    err = capsys.readouterr().err
+    assert code == 2 and "does not exist" in err and "Traceback" not in err
