@@ -22,7 +22,7 @@ from faust.types import TP
 from mode import CrashingSupervisor
 
 from streams.alert_route import EVERY_ALERT, AlertRoute
-from streams.clock import PartitionClock, Tick, partition_of
+from streams.clock import PartitionClock, Tick, partition_of, topics_unread
 from streams.gate import StateFlusher
 from streams.gcpolicy import GcPolicy
 from streams.pipeline import BatchOutput, BatchProcessor
@@ -99,6 +99,9 @@ def register_scoring_agent(
     async def send_changelog(key: bytes, value: bytes, partition: int) -> asyncio.Future[Any]:
         return await sink.send(changelog_topic, key, value, partition)
 
+    scored: dict[TP, int] = {}
+    """Per input topic partition, the offset after the last record scored."""
+
     flusher = StateFlusher(processor, sink.writer, store.__setitem__, send_changelog)
     app.before_commit = flusher.flush
 
@@ -109,6 +112,10 @@ def register_scoring_agent(
         partitions = {tp.partition for tp in revoked if tp.topic in input_topics}
         if clock is not None:
             clock.forget(partitions)
+        fetched = getattr(app.consumer, "fetched", {})
+        for tp in revoked:
+            scored.pop(tp, None)
+            fetched.pop(tp, None)
         if partitions and (dropped := processor.discard(partitions)):
             log.info("revoked partitions %s: %d unsaved states left to their new owner",
                      sorted(partitions), dropped)  # fmt: skip
@@ -139,11 +146,16 @@ def register_scoring_agent(
                     out = processor.score(records[start : start + chunk_records], load)
                     flusher.track(await sink.publish(out))
                 counters.add(out)
+                last = records[min(len(records), start + chunk_records) - 1]
+                scored[TP(last.topic, last.partition)] = last.offset + 1
                 if clock is not None and out.newest_ts is not None:
-                    last = records[min(len(records), start + chunk_records) - 1]
                     behind = _behind(app, last.topic, last.partition, last.offset)
-                    unfetched = sum(
-                        _highwater(app, t, last.partition) is None for t in input_topics
+                    p = last.partition
+                    fetched = getattr(app.consumer, "fetched", {})
+                    unfetched = topics_unread(
+                        {t: _highwater(app, t, p) for t in input_topics},
+                        {t: fetched.get(TP(t, p), 0) for t in input_topics},
+                        {t: scored.get(TP(t, p), 0) for t in input_topics},
                     )
                     await send_ticks(
                         clock.observe(

@@ -118,6 +118,21 @@ def partition_of(value: bytes) -> int | None:
     return None
 
 
+def topics_unread(
+    highwaters: dict[str, int | None], fetched: dict[str, int], scored: dict[str, int]
+) -> int:
+    """How many input topics of a partition hold its event time back: those not fetched
+    yet (highwater None), and those with records fetched that the scoring agent has not
+    scored yet (`fetched` past `scored`: the offset after the last record of each). A
+    fetched batch waits in the agent's queue behind the batches of other topics: until
+    it is scored its event times are unknown, so the partition's time may not pass them
+    (a tick written past them would be applied before their events)."""
+    return sum(
+        highwater is None or fetched.get(topic, 0) > scored.get(topic, 0)
+        for topic, highwater in highwaters.items()
+    )
+
+
 @dataclass
 class _Partition:
     event_time: float

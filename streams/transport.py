@@ -78,6 +78,10 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         # the timer's commit is running, waits for it to end. Either way no record
         # reached the agent meanwhile.
         self._commit_every = None
+        self.fetched: dict[TP, int] = {}
+        """Per topic partition, the offset after the last record fetched for the agents
+        (in their queues, or scored already); the clock compares it with what the
+        scoring agent has scored (`streams.clock.topics_unread`)."""
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         """Faust's `_add_gap` (offsets from `offset_from` to `offset_to` included), without
@@ -103,6 +107,9 @@ class BatchingConsumer(faust_aiokafka.Consumer):
             await self.perform_seek()
             return
         generation = self.app.consumer_generation_id
+        for tp, batch in records.items():
+            if batch:
+                self.fetched[tp] = max(self.fetched.get(tp, 0), batch[-1].offset + 1)
         for tp, batch in records.items():
             if not self.flow_active or self.app.consumer_generation_id != generation:
                 break

@@ -13,7 +13,7 @@ from schemas.decode import decode_event
 from schemas.events import FAMILY_BY_TYPE, Event, Family
 from schemas.outputs import Alert
 from scoring.decay import DAY
-from streams.clock import PartitionClock, Tick, partition_of
+from streams.clock import PartitionClock, Tick, partition_of, topics_unread
 from streams.pipeline import BatchOutput, BatchProcessor, RawRecord
 from tests.unit.scoring.factory import Events, at
 from tests.unit.scoring.scripts import healthy
@@ -244,3 +244,26 @@ def test_a_topic_fetched_later_with_older_events_moves_the_first_tick_back() -> 
     assert clock.observe(0, T0 + 30 * DAY, wall, T0 + 25 * DAY, "support", unfetched=1) == []
     due = clock.observe(0, T0 + 30 * DAY + 1, wall, T0 + 60, "usage", behind=False)
     assert due == [Tick(0, int(T0 + d * DAY)) for d in range(1, 31)]
+
+
+def test_a_topic_fetched_but_not_scored_yet_holds_the_partition_time() -> None:
+    """A backfill fetched at once: every topic has a highwater, and the agent scores the
+    billing batch (days 20-60) while the usage, support and success batches still wait in
+    its queue. Their events are older: a tick past them would be applied before them
+    (the worker's outputs would depend on which batch the agent takes first)."""
+    clock = PartitionClock()
+    wall = T0 + 400 * DAY
+    fetched = {"usage": 900, "support": 80, "billing": 3, "success": 9}
+    highwaters: dict[str, int | None] = dict(fetched)
+    scored = {"billing": 3}
+    held = topics_unread(highwaters, fetched, scored)
+    assert held == 3
+    assert clock.observe(0, T0 + 60 * DAY, wall, T0 + 20 * DAY, "billing", False, held) == []
+    scored.update(usage=900, support=80)
+    assert topics_unread(highwaters, fetched, scored) == 1
+    scored.update(success=9)
+    assert topics_unread(highwaters, fetched, scored) == 0
+    due = clock.observe(0, T0 + 70 * DAY, wall, T0, "usage", False, 0)
+    assert due == [Tick(0, int(T0 + d * DAY)) for d in range(1, 71)]
+    # a topic not fetched yet holds it too; one with nothing fetched this run does not
+    assert topics_unread({"usage": None, "billing": 5}, {}, {}) == 1
