@@ -145,11 +145,32 @@ def _track_row(row: scoring.TrackRecordRow, computed_at: datetime) -> list[Any]:
     ]  # fmt: skip
 
 
+def _leaving(start: datetime) -> list[dict[str, Any]]:
+    """An account the churn model must flag (the demo's subscriptions carry no term end, so
+    none of its accounts nears a renewal): a one-seat plan renewing two days after the
+    data ends, used in its first week only, two invoices failed and unpaid."""
+
+    def event(n: int, day: float, kind: str, **fields: Any) -> dict[str, Any]:
+        ts = (start + timedelta(days=day)).isoformat()
+        return {"event_id": f"leaving-{n}", "account_id": "acct-leaving", "ts": ts,
+                "type": kind, **fields}  # fmt: skip
+
+    end = (start + timedelta(days=DAYS + 5)).isoformat()
+    events = [event(0, 0, "subscription_started", plan="starter", mrr=49.0, seats=1,
+                    term_end=end)]  # fmt: skip
+    events += [event(1 + d, d + 0.5, "feature_used", user_id="u1", feature="reports")
+               for d in range(7)]  # fmt: skip
+    events += [event(20 + i, DAYS - 10 + 5 * i, "invoice_failed", invoice_id=f"f{i}",
+                     amount=49.0) for i in range(2)]  # fmt: skip
+    return events
+
+
 def _load(ch: ClickHouse, settings: Settings) -> Loaded:
     config = scoring.load_config()
     model = [scoring.default_churn_model(config)]
     start = (datetime.now(UTC) - timedelta(days=DAYS + 3)).replace(microsecond=0)
     events = list(generate(accounts=ACCOUNTS, days=DAYS, seed=SEED, start=start))
+    events += _leaving(start)
     families = {topic: family for family, topic in settings.input_topics.items()}
     processor = BatchProcessor(config, families, lambda: model[0])
     states: dict[str, bytes] = {}
