@@ -199,5 +199,7 @@ def test_state_size_stays_bounded_for_a_very_busy_account(
         f"state {size} bytes, largest sampled {max(largest, size)} bytes"
     )
     assert state.clock.events_applied == n
-    assert max(largest, size) < 12_000
+    # the budget: 12,000 bytes before the churn features' 16 usage-mix counters (~70 bytes
+    # each on this account, a fixed number whatever the volume) joined the state
+    assert max(largest, size) < 13_200
     assert AccountState.from_bytes(state.to_bytes()) == state
