@@ -309,7 +309,8 @@ def score_file(
                         if alerts_out is not None:
                             alerts_out.writelines(_jsonl(tick.alerts))
                         if tick.examples:
-                            model = scoring.learn(model, tick.examples)
+                            learner.add(tick.examples)
+                            model = learner.model
                             learned += len(tick.examples)
                 if row:
                     for account, state in states.items():

@@ -5,9 +5,13 @@ account per day."""
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
+import scoring
 from schemas.outputs import Alert, ScoreRecord
 from scoring.decay import DAY
 from streams import score_file as sf
@@ -15,6 +19,7 @@ from streams.clock import FileClock, day_boundaries
 from tests.unit.scoring.factory import at
 from tests.unit.scoring.scripts import healthy
 
+DEFAULT_CONFIG = Path(scoring.__file__).resolve().parent / "default_config.yaml"
 ACTIVE_DAYS = 40
 SILENT_DAYS = 30
 
@@ -95,3 +100,30 @@ def test_day_boundaries_and_the_file_clock() -> None:
     assert clock.advance(t0) == []
     assert clock.advance(t0 - 5) == []  # never backwards
     assert clock.advance(t0 + DAY) == [(t0 + DAY / 2, True, True), (t0 + DAY, False, True)]
+
+
+def test_every_example_labelled_on_a_tick_reaches_the_learner(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Survivals are labelled as event time passes their horizon, mostly on ticks: they
+    must go to the one learner (`scoring.ChurnLearner`), as the events' examples do, or the
+    model learns from cancellations alone and never refits."""
+    taken: list[int] = []
+
+    class Spy(scoring.ChurnLearner):
+        def add(self, examples):  # type: ignore[no-untyped-def]
+            taken.append(len(examples))
+            return super().add(examples)
+
+    monkeypatch.setattr(sf.scoring, "ChurnLearner", Spy)
+    text = DEFAULT_CONFIG.read_text()
+    for key, value in (("horizon_days", "7"), ("snapshot_interval_days", "2")):
+        text, n = re.subn(rf"(?m)^(\s+{key}:\s*)[0-9.]+", rf"\g<1>{value}", text, count=1)
+        assert n == 1, key
+    config = tmp_path / "config.yaml"
+    config.write_text(text)
+    events = tmp_path / "events.jsonl"
+    _write(events, healthy("acct-quiet", days=ACTIVE_DAYS), healthy("acct-busy", days=71))
+    summary = sf.score_file(events, tmp_path / "out.jsonl", config_path=config, now=at(100))
+    assert summary.examples_learned > 0
+    assert sum(taken) == summary.examples_learned
