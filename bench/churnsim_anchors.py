@@ -3,7 +3,7 @@
 usage: python bench/churnsim_anchors.py SET_DIR [SET_DIR ...] [--protocol DIR]
 
 Observation points and labels are those of the protocol's observations.py
-(--protocol, default /work/shared/churnsim): every 14 days from 2023-02-15,
+(--protocol, default ../shared/churnsim): every 14 days from 2023-02-15,
 accounts live for 28+ days, label 1 when the account's last subscription ends
 within 56 days (and before 2024-01-01). At each observation date d:
 
@@ -66,7 +66,7 @@ def anchors(set_dir: Path, observations) -> dict[str, float]:
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("sets", type=Path, nargs="+")
-    ap.add_argument("--protocol", type=Path, default=Path("/work/shared/churnsim"))
+    ap.add_argument("--protocol", type=Path, default=Path("../shared/churnsim"))
     a = ap.parse_args(argv)
     sys.path.insert(0, str(a.protocol))
     from observations import observations

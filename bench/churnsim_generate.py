@@ -1,4 +1,4 @@
-"""Generate a ChurnSim data set in the format of /work/shared/churnsim/A, without a database.
+"""Generate a ChurnSim data set in the format of ../shared/churnsim/A, without a database.
 
 ChurnSim (PyPI ``fightchurn``, the simulator of Carl Gold's "Fighting Churn With
 Data") normally writes each simulated customer into PostgreSQL. This script runs
@@ -31,9 +31,9 @@ Output, in OUT_DIR:
 Run it with a Python that has ``fightchurn`` (it pins old dependencies, so give
 it a venv of its own), pandas and pyarrow, e.g.::
 
-    python3 -m venv /work/churnsim-venv
-    /work/churnsim-venv/bin/pip install fightchurn==1.2.0 pandas pyarrow
-    /work/churnsim-venv/bin/python bench/churnsim_generate.py OUT_DIR --seed 1
+    python3 -m venv .venv-churnsim
+    .venv-churnsim/bin/pip install fightchurn==1.2.0 pandas pyarrow
+    .venv-churnsim/bin/python bench/churnsim_generate.py OUT_DIR --seed 1
 
 Defaults are those of set A: model crm5 (the package's conf/crm5.yaml over
 conf/default.yaml), 600 initial customers, 2023-01-01 to 2024-01-01. ``--acausal
