@@ -277,6 +277,8 @@ class ChurnLearnerTask:
         """Examples before this offset were learned by an earlier owner: replayed, but the
         versions they yield are already published."""
         self.next_offset = 0
+        self.checkpoint_offset = 0
+        """The examples offset of the last checkpoint this owner wrote."""
         self.checkpointed: scoring.ChurnModel | None = None
         self.seen = _Seen(SEEN_WINDOW)
         self.flagged: set[str] = set()
@@ -310,6 +312,7 @@ class ChurnLearnerTask:
                 )  # fmt: skip
         self.learner = self._new_learner(None)
         self.next_offset = 0
+        self.checkpoint_offset = self.quiet_until
         self.seen = _Seen(SEEN_WINDOW)
         log.info("churn learner: this worker owns it now; replaying the examples up to "
                  "offset %d before publishing", self.quiet_until)  # fmt: skip
@@ -347,8 +350,10 @@ class ChurnLearnerTask:
                 await self._publish_version(new)
         if self.checkpointed is not None and self.next_offset >= self.quiet_until:
             self._caught_up(learner.model)
-        if learner.model is not start and self.next_offset > self.quiet_until:
-            await self._checkpoint(learner)
+        if self.next_offset > max(self.quiet_until, self.checkpoint_offset):
+            # a batch of duplicates alone moves the checkpoint too: its offset is how far
+            # the learner has read, which operators and tests compare with the topic's end
+            await self._checkpoint(learner, record=learner.model is not start)
 
     def _caught_up(self, model: scoring.ChurnModel) -> None:
         done = self.checkpointed
@@ -370,10 +375,13 @@ class ChurnLearnerTask:
         log.info("churn learner: published model %s (%d examples learned; %s)",
                  model.version, model.updates, self.stats)  # fmt: skip
 
-    async def _checkpoint(self, learner: scoring.ChurnLearner) -> None:
+    async def _checkpoint(self, learner: scoring.ChurnLearner, record: bool = True) -> None:
         await self.send(
             self.models_topic, CHECKPOINT, encode_checkpoint(learner.model, self.next_offset)
         )
+        self.checkpoint_offset = self.next_offset
+        if not record:
+            return
         now = self.clock()
         s = self.settings
         doc = track_doc(learner.model, now, s.churn_auc_drop, s.churn_auc_min_examples)

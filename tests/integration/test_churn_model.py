@@ -24,9 +24,16 @@ import pytest
 from aiokafka.partitioner import murmur2
 
 import scoring
-from streams.churn_model import CHECKPOINT, CURRENT, TRACK, VERSION_PREFIX, read_models
+from streams.churn_model import (
+    CHECKPOINT,
+    CURRENT,
+    TRACK,
+    VERSION_PREFIX,
+    decode_checkpoint,
+    read_models,
+)
 from streams.demo.portfolio import generate
-from streams.kafka_io import produce_events
+from streams.kafka_io import group_progress, produce_events
 from streams.runner import WorkerProcess, wait_until
 from tests.integration.faults_harness import DEFAULT_CONFIG, counters, wait_committed
 from tests.integration.harness import Pipeline
@@ -86,8 +93,8 @@ def _models(pipeline: Pipeline) -> dict[bytes, bytes]:
     return asyncio.run(read_models(pipeline.settings, pipeline.settings.topic("churn-models")))
 
 
-def _current(pipeline: Pipeline) -> scoring.ChurnModel | None:
-    value = _models(pipeline).get(CURRENT)
+def _current_of(models: dict[bytes, bytes]) -> scoring.ChurnModel | None:
+    value = models.get(CURRENT)
     return None if value is None else scoring.ChurnModel.from_bytes(value)
 
 
@@ -99,7 +106,7 @@ def _learn(
     beyond: int = 0,
 ) -> scoring.ChurnModel:
     """Produce the portfolio (or `events`), wait until `total` input records are committed
-    and the learner has settled (the published version no longer moves); returns the
+    and the learner has read every example on its topic (its checkpoint says); returns the
     newest published model (one that learned more than `beyond` examples)."""
     if events is None:
         events = list(generate(accounts=ACCOUNTS, days=DAYS, seed=SEED, start=START))
@@ -107,17 +114,23 @@ def _learn(
     topics = list(pipeline.settings.input_topics.values())
     target = total if total is not None else len(events)
     wait_committed(pipeline.bootstrap, pipeline.settings.app_id, topics, target, workers, 150)
-    last, since = None, time.monotonic()
-    deadline = time.monotonic() + 90
+    examples_topic = pipeline.settings.topic("churn-examples")
+    deadline = time.monotonic() + 120
+    read, end = -1, 0
     while time.monotonic() < deadline:
-        model = _current(pipeline)
-        version = model.version if model else None
-        if version != last:
-            last, since = version, time.monotonic()
-        elif model is not None and model.updates > beyond and time.monotonic() - since > 4:
+        # the examples the input caused are on the topic before its offsets are committed;
+        # the learner has settled when its checkpoint has read them all
+        _, end = asyncio.run(group_progress(pipeline.bootstrap, "-", [examples_topic]))
+        models = _models(pipeline)
+        read = decode_checkpoint(models[CHECKPOINT])[1] if CHECKPOINT in models else -1
+        model = _current_of(models)
+        if read >= end > 0 and model is not None and model.updates > beyond:
             return model
         time.sleep(0.5)
-    raise AssertionError(f"the learner did not settle: {last}\n" + workers[0].log_tail())
+    raise AssertionError(
+        f"the learner did not read the examples: checkpoint at {read} of {end}\n"
+        + workers[0].log_tail()
+    )
 
 
 def _probe_events(tag: str, day: int) -> tuple[list[str], list[dict[str, Any]]]:
