@@ -59,7 +59,7 @@ bench-quality: install ## churn and health AUC on a ChurnSim set by its protocol
 	$(BIN)/python -m bench.quality $(QUALITY_SET) $(QUALITY_ARGS)
 
 grafana: install ## regenerate the Grafana boards and provisioning files under dashboards/
-	$(BIN)/python -m streams.grafana.generate
+	$(BIN)/python -m dashboards.build.generate
 
 format: install ## apply ruff formatting and safe fixes
 	$(BIN)/ruff check --fix .

@@ -133,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="directory (default: schemas/json in the package)")
     p.set_defaults(func=_schemas)
 
-    from streams.grafana import publish as grafana_publish
+    from dashboards.build import publish as grafana_publish
 
     grafana_publish.build_parser(sub)
 

@@ -23,11 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from dashboards.build.panels import DATASOURCE, DATASOURCE_UID, FORMAT_TABLE, JSON
+from dashboards.build.variables import DEFAULT_DATABASE
 from scoring import ScoringConfig, load_config
 from scoring.config_sections import URGENCIES
 from streams.alert_route import EVERY_ALERT, AlertRoute
-from streams.grafana.panels import DATASOURCE, DATASOURCE_UID, FORMAT_TABLE, JSON
-from streams.grafana.variables import DEFAULT_DATABASE
 
 FOLDER_UID = "healthscore"
 FOLDER_TITLE = "Healthscore"

@@ -15,7 +15,7 @@ from grafana_client.client import (
     GrafanaUnauthorizedError,
 )
 
-from streams.grafana.errors import (
+from dashboards.build.errors import (
     GrafanaAuthError,
     GrafanaError,
     GrafanaRequestError,

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from streams.grafana.errors import GrafanaError
-from streams.grafana.panels import DATASOURCE_UID, JSON, PLUGIN_ID
-from streams.grafana.variables import DEFAULT_DATABASE
+from dashboards.build.errors import GrafanaError
+from dashboards.build.panels import DATASOURCE_UID, JSON, PLUGIN_ID
+from dashboards.build.variables import DEFAULT_DATABASE
 
 NAME = "healthscore-clickhouse"
 READ_ONLY_USER = "grafana"

@@ -37,7 +37,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from streams.grafana.errors import MacroError
+from dashboards.build.errors import MacroError
 
 _VARIABLE = re.compile(r"\$\{(\w+)(?::(\w+))?\}|\$(\w+)")
 _MACRO = re.compile(r"\$__(\w+)(?:\(([^()]*)\))?")

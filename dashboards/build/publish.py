@@ -1,7 +1,7 @@
 """`healthscore grafana publish`: upsert everything into a running Grafana.
 
 Idempotent: each resource has a pinned uid and is looked up first, then
-created or updated, never duplicated (see `streams.grafana.upsert`). This
+created or updated, never duplicated (see `dashboards.build.upsert`). This
 module is the command line; it imports grafana-client only when it runs, so
 hooking it into `healthscore` costs the other commands nothing.
 """
@@ -13,11 +13,11 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from dashboards.build import alerting, datasource
+from dashboards.build.errors import GrafanaError
+from dashboards.build.variables import DEFAULT_DATABASE
 from schemas.outputs import Severity
 from streams.alert_route import EVERY_ALERT, AlertRoute, parse_kinds
-from streams.grafana import alerting, datasource
-from streams.grafana.errors import GrafanaError
-from streams.grafana.variables import DEFAULT_DATABASE
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class Target:
 
 def publish(target: Target) -> list[str]:
     """Publish and return one line per resource saying what happened."""
-    from streams.grafana.upsert import Publisher  # grafana-client: only when publishing
+    from dashboards.build.upsert import Publisher  # grafana-client: only when publishing
 
     return Publisher(target).run()
 

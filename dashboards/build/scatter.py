@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from textwrap import dedent
 
-from streams.grafana.panels import JSON, LEGEND, Panel, Query, by_name, by_ref, fixed_color
-from streams.grafana.visuals import TOOLTIP
+from dashboards.build.panels import JSON, LEGEND, Panel, Query, by_name, by_ref, fixed_color
+from dashboards.build.visuals import TOOLTIP
 
 
 @dataclass(frozen=True, slots=True)

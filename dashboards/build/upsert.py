@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from streams.grafana import alerting, datasource
-from streams.grafana.api import get_or_none, open_api, safe_url, translated
-from streams.grafana.boards import BOARDS, Board
-from streams.grafana.panels import DATASOURCE_UID
+from dashboards.build import alerting, datasource
+from dashboards.build.api import get_or_none, open_api, safe_url, translated
+from dashboards.build.boards import BOARDS, Board
+from dashboards.build.panels import DATASOURCE_UID
 
 if TYPE_CHECKING:
-    from streams.grafana.publish import Target
+    from dashboards.build.publish import Target
 
 MESSAGE = "published by healthscore grafana publish"
 

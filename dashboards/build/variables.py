@@ -19,7 +19,7 @@ from the URL, and it names the database, not a value.
 
 from __future__ import annotations
 
-from streams.grafana.panels import DATASOURCE, JSON
+from dashboards.build.panels import DATASOURCE, JSON
 
 ALL_VALUE = "__all"
 DEFAULT_DATABASE = "healthscore"

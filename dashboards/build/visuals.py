@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from streams.grafana.panels import (
+from dashboards.build.panels import (
     JSON,
     LEGEND,
     Panel,

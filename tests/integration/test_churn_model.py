@@ -266,9 +266,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 import orjson
 from streams.clickhouse import connect
-from streams.grafana.boards import BOARDS
-from streams.grafana.generate import ROOT
-from streams.grafana.macros import QueryContext, expand
+from dashboards.build.boards import BOARDS
+from dashboards.build.generate import ROOT
+from dashboards.build.macros import QueryContext, expand
 from streams.settings import load_settings
 
 settings = load_settings(data_dir=Path(sys.argv[1]))

@@ -1,14 +1,14 @@
 """The five boards, built from Python so their JSON is generated, not hand-edited.
 
-`python -m streams.grafana.generate` writes them to `dashboards/boards/`; a
+`python -m dashboards.build.generate` writes them to `dashboards/boards/`; a
 unit test checks the committed files equal what this package builds.
 """
 
 from __future__ import annotations
 
-from streams.grafana.boards import account, churn, pipeline, portfolio, work_to_keep
-from streams.grafana.boards.base import Board
-from streams.grafana.boards.portfolio import QuadrantLines
+from dashboards.build.boards import account, churn, pipeline, portfolio, work_to_keep
+from dashboards.build.boards.base import Board
+from dashboards.build.boards.portfolio import QuadrantLines
 
 __all__ = ["BOARDS", "Board", "QuadrantLines", "all_boards"]
 

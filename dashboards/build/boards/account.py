@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from scoring.names import MILESTONE_COMPLETION, SIGNALS
-from streams.grafana.boards.base import (
+from dashboards.build.boards.base import (
     BAND_COLORS,
     HAPPINESS_COLORS,
     READINESS_COLORS,
@@ -13,9 +12,10 @@ from streams.grafana.boards.base import (
     drivers_text,
     rows,
 )
-from streams.grafana.panels import Panel
-from streams.grafana.variables import DB, ONE_ACCOUNT
-from streams.grafana.visuals import stat, state_timeline, table, timeseries
+from dashboards.build.panels import Panel
+from dashboards.build.variables import DB, ONE_ACCOUNT
+from dashboards.build.visuals import stat, state_timeline, table, timeseries
+from scoring.names import MILESTONE_COMPLETION, SIGNALS
 
 LATEST = f"{DB}.latest_score FINAL"
 HISTORY = f"{DB}.score_history"

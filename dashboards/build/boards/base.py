@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from streams.grafana.panels import JSON, Panel, layout
-from streams.grafana.variables import DEFAULT_DATABASE, template_variables
+from dashboards.build.panels import JSON, Panel, layout
+from dashboards.build.variables import DEFAULT_DATABASE, template_variables
 
 SCHEMA_VERSION = 41  # Grafana 12's dashboard schema
 TAG = "healthscore"

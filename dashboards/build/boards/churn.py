@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.grafana.boards.base import (
+from dashboards.build.boards.base import (
     BAND_COLORS,
     SUCCESS_COLORS,
     TIER_COLORS,
@@ -11,10 +11,10 @@ from streams.grafana.boards.base import (
     drivers_text,
     rows,
 )
-from streams.grafana.panels import Panel
-from streams.grafana.scatter import Series, scatter
-from streams.grafana.variables import ACCOUNT_SCOPE, DB
-from streams.grafana.visuals import barchart, table, timeseries
+from dashboards.build.panels import Panel
+from dashboards.build.scatter import Series, scatter
+from dashboards.build.variables import ACCOUNT_SCOPE, DB
+from dashboards.build.visuals import barchart, table, timeseries
 
 TRACK_RECORD = f"{DB}.churn_track_record FINAL"
 LATEST_VERSION = f"model_version = (SELECT argMax(model_version, computed_at) FROM {TRACK_RECORD})"

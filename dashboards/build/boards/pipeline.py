@@ -7,10 +7,10 @@ the event behind it) and rejected input from `dead_letters`.
 
 from __future__ import annotations
 
-from streams.grafana.boards.base import Board, rows
-from streams.grafana.panels import Panel
-from streams.grafana.variables import ACCOUNT_SCOPE, ACCOUNTS_IN_SCOPE, DB
-from streams.grafana.visuals import stat, table, timeseries
+from dashboards.build.boards.base import Board, rows
+from dashboards.build.panels import Panel
+from dashboards.build.variables import ACCOUNT_SCOPE, ACCOUNTS_IN_SCOPE, DB
+from dashboards.build.visuals import stat, table, timeseries
 
 HISTORY = f"{DB}.score_history"
 DEAD = f"{DB}.dead_letters FINAL"

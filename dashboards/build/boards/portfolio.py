@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from streams.grafana.boards.base import (
+from dashboards.build.boards.base import (
     BAND_COLORS,
     READINESS_COLORS,
     SUCCESS_COLORS,
@@ -13,10 +13,10 @@ from streams.grafana.boards.base import (
     count_by_tier,
     rows,
 )
-from streams.grafana.panels import Panel, pretty
-from streams.grafana.scatter import Series, scatter
-from streams.grafana.variables import ACCOUNT_SCOPE, ACCOUNTS_IN_SCOPE, DB
-from streams.grafana.visuals import barchart, table
+from dashboards.build.panels import Panel, pretty
+from dashboards.build.scatter import Series, scatter
+from dashboards.build.variables import ACCOUNT_SCOPE, ACCOUNTS_IN_SCOPE, DB
+from dashboards.build.visuals import barchart, table
 
 LATEST = f"{DB}.latest_score FINAL"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.grafana.boards.base import (
+from dashboards.build.boards.base import (
     SUCCESS_COLORS,
     TIER_COLORS,
     Board,
@@ -11,9 +11,9 @@ from streams.grafana.boards.base import (
     rows,
     tier_order,
 )
-from streams.grafana.panels import Panel
-from streams.grafana.variables import ACCOUNT_SCOPE, ACCOUNTS_IN_SCOPE, DB
-from streams.grafana.visuals import barchart, stat, table, timeseries
+from dashboards.build.panels import Panel
+from dashboards.build.variables import ACCOUNT_SCOPE, ACCOUNTS_IN_SCOPE, DB
+from dashboards.build.visuals import barchart, stat, table, timeseries
 
 IN_WORK_TO_KEEP = "success_quadrant LIKE 'work_to_keep:%' AND cancelled = 0"
 WORK_TO_KEEP_COLORS = {k: v for k, v in SUCCESS_COLORS.items() if k.startswith("work_to_keep:")}

@@ -259,7 +259,7 @@ SQL_WORDS = re.compile(r"\b(SELECT|INSERT|CREATE|ALTER|DROP|DELETE|FROM|WHERE|OP
 # safe: the database name is validated by Settings (pattern ^[A-Za-z_][A-Za-z0-9_]*$);
 # `table` in streams/demo/report.py is only ever a literal table name.
 ALLOWED_IDENTIFIERS = {"db", "ch.database", "self.database", "table", "DB"}
-# Python SQL text in streams/grafana is dashboard/alert query text that Grafana runs, with
+# Python SQL text in dashboards/build is dashboard/alert query text that Grafana runs, with
 # Grafana's own template variables (${var:singlequote}); Python only interpolates
 # identifiers and SQL fragments built from constants there. It is not executed here.
 GRAFANA = STREAMS / "grafana"
@@ -302,7 +302,7 @@ def _interpolations(tree: ast.AST) -> Iterator[tuple[int, str, str]]:
 
 
 def test_sql_in_streams_interpolates_only_identifiers():
-    """Static check over every module in streams/ outside streams/grafana: no SQL-looking
+    """Static check over every module in streams/ outside dashboards/build: no SQL-looking
     string (f-string, str.format or %) has anything but an allowed identifier formatted
     into it, and every query/command call passes either a constant, such an f-string, or
     a variable (the client's own `sql` parameter, migration statements). What it cannot

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "grafana"
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "grafana"
 
 
 def fixture(name: str) -> Any:

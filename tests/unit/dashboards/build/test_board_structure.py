@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 import scoring
-from streams.grafana.boards import BOARDS, QuadrantLines
-from streams.grafana.generate import ROOT, generated, stale
-from streams.grafana.macros import percent_encode
+from dashboards.build.boards import BOARDS, QuadrantLines
+from dashboards.build.generate import ROOT, generated, stale
+from dashboards.build.macros import percent_encode
 
 BOARD_FILES = sorted((ROOT / "boards").glob("*.json"))
 DASHBOARDS = {p.stem: json.loads(p.read_text()) for p in BOARD_FILES}
@@ -34,7 +34,7 @@ def _queries(dashboard: dict[str, Any]) -> list[str]:
 
 
 def test_committed_files_are_what_the_builders_generate():
-    assert stale() == [], "run `python -m streams.grafana.generate` and commit the result"
+    assert stale() == [], "run `python -m dashboards.build.generate` and commit the result"
     assert {f"boards/{p.name}" for p in BOARD_FILES} == {
         name for name in generated() if name.startswith("boards/")
     }

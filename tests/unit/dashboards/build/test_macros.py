@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from streams.grafana.boards import BOARDS
-from streams.grafana.errors import MacroError
-from streams.grafana.macros import QueryContext, expand
+from dashboards.build.boards import BOARDS
+from dashboards.build.errors import MacroError
+from dashboards.build.macros import QueryContext, expand
 
 START = datetime(2026, 1, 1, tzinfo=UTC)  # 1767225600
 END = datetime(2026, 1, 2, 12, 0, 0, 500_000, tzinfo=UTC)  # 1767355200.5

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from dashboards.build import alerting, datasource
+from dashboards.build.errors import GrafanaError
+from dashboards.build.generate import ROOT
+from dashboards.build.publish import add_route_arguments, route_from
 from schemas.outputs import Severity
 from streams.alert_route import AlertRoute
-from streams.grafana import alerting, datasource
-from streams.grafana.errors import GrafanaError
-from streams.grafana.generate import ROOT
-from streams.grafana.publish import add_route_arguments, route_from
 
 ALERTING = yaml.safe_load((ROOT / "provisioning" / "alerting" / "healthscore.yaml").read_text())
 ALERTING_TEXT = (ROOT / "provisioning" / "alerting" / "healthscore.yaml").read_text()

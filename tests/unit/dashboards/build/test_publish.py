@@ -12,15 +12,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from streams.grafana.alerting import CONTACT_POINT_UID, FOLDER_UID, RULE_GROUP
-from streams.grafana.boards import BOARDS
-from streams.grafana.errors import (
+from dashboards.build.alerting import CONTACT_POINT_UID, FOLDER_UID, RULE_GROUP
+from dashboards.build.boards import BOARDS
+from dashboards.build.errors import (
     GrafanaAuthError,
     GrafanaError,
     GrafanaUnreachableError,
 )
-from streams.grafana.publish import Target, build_parser, publish, run
-from tests.unit.dashboards.grafana_replay import FakeGrafana
+from dashboards.build.publish import Target, build_parser, publish, run
+from tests.unit.dashboards.build.grafana_replay import FakeGrafana
 
 TOKEN = "glsa_recorded_token"
 WEBHOOK = "https://hooks.example.com/healthscore"
