@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP) ## create .venv and install healthscore with its dev tools
 
 kafka-jars: install ## resolve the Apache Kafka jars with Maven into the cache (once)
-	$(BIN)/python -c 'from streams.infra.local_kafka import ensure_kafka_jars; ensure_kafka_jars()'
+	$(BIN)/python -c 'from devtools.local_kafka import ensure_kafka_jars; ensure_kafka_jars()'
 
 lint: install ## ruff lint + format check, import contracts
 	$(BIN)/ruff check .

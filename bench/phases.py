@@ -25,8 +25,8 @@ from bench import kafka, latency_run, profile
 from bench.context import REPO, Context
 from bench.events import EventStream
 from bench.worker_run import BenchError, WorkerRun, throughput
+from devtools.kafka_io import create_topics
 from schemas.events import Family
-from streams.kafka_io import create_topics
 
 # --- events and pre-load ------------------------------------------------------
 

@@ -378,9 +378,9 @@ def run_soak(
     log: Any = print,
 ) -> dict[str, Any]:
     """One soak run on the broker at `bootstrap`; returns the result (see module doc)."""
-    from streams.demo.portfolio import generate
-    from streams.kafka_io import create_topics, group_progress, read_topic
-    from streams.runner import WorkerProcess
+    from devtools.demo.portfolio import generate
+    from devtools.kafka_io import create_topics, group_progress, read_topic
+    from devtools.runner import WorkerProcess
     from streams.settings import load_settings
 
     run = uuid.uuid4().hex[:8]
@@ -605,7 +605,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="JSON file (bench/results/...)")
     args = parser.parse_args(argv)
 
-    from streams.infra.local_kafka import broker_from_env_or_local
+    from devtools.local_kafka import broker_from_env_or_local
 
     work_dir = Path(tempfile.mkdtemp(prefix="healthscore-soak-"))
     print(f"soak: work dir {work_dir}")

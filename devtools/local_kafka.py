@@ -2,8 +2,9 @@
 
 Why this exists: the stream processor must be tested against a *real* Kafka (rebalances,
 transactions, broker restarts), but the machines we run on have Java and Maven and no
-Docker.  So the project owns its broker: ``kafka/pom.xml`` pins the official Apache Kafka
-jars, Maven resolves them once into a cache keyed by the pom's content, and each
+Docker.  So the project owns its broker: ``devtools/kafka/pom.xml`` (package data, so an
+installed launcher has it as well as a checkout) pins the official Apache Kafka jars,
+Maven resolves them once into a cache keyed by the pom's content, and each
 :class:`LocalKafka` formats a private log directory and runs ``kafka.Kafka`` in a child JVM
 on free loopback ports.  A broker is only reported ready after a real metadata request
 answered with the expected cluster id and its group coordinator has loaded the committed
@@ -14,7 +15,7 @@ Typical use::
     with LocalKafka(partitions=4) as kafka:
         run_pipeline(bootstrap_servers=kafka.bootstrap_servers)
 
-or, from a shell: ``python -m streams.infra.local_kafka --partitions 4``.
+or, from a shell: ``python -m devtools.local_kafka --partitions 4``.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ __all__ = [
 Progress = Callable[[str], None]
 
 #: The pom that pins the broker's jar set; its content hash keys the jar cache.
-POM_PATH = Path(__file__).resolve().parents[2] / "kafka" / "pom.xml"
+POM_PATH = Path(__file__).resolve().parent / "kafka" / "pom.xml"
 #: Setting this makes :func:`broker_from_env_or_local` use an existing broker.
 BOOTSTRAP_ENV = "KAFKA_BOOTSTRAP_SERVERS"
 #: Overrides ``~/.cache/healthscore`` (CI caches this directory between runs).
@@ -771,7 +772,7 @@ def broker_from_env_or_local(
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m streams.infra.local_kafka",
+        prog="python -m devtools.local_kafka",
         description=(
             f"Run a single-node Apache Kafka {kafka_version()} broker (KRaft, combined "
             "broker+controller) in the foreground from the official jars. Needs Java 17+; "

@@ -17,9 +17,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
+from devtools.kafka_io import create_topics
 from schemas.errors import DecodeError
 from schemas.events import FAMILY_BY_TYPE
-from streams.kafka_io import create_topics
 from streams.score_file import read_events
 from streams.settings import Settings, load_settings
 

@@ -42,7 +42,7 @@ def _model(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from streams.demo.run import run_demo
+    from devtools.demo.run import run_demo
 
     return run_demo(accounts=args.accounts, days=args.days, seed=args.seed, out_dir=args.out)
 
@@ -50,8 +50,8 @@ def _demo(args: argparse.Namespace) -> int:
 def _generate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from streams.demo.export import write_events
-    from streams.demo.portfolio import generate
+    from devtools.demo.export import write_events
+    from devtools.demo.portfolio import generate
 
     n = write_events(Path(args.out), generate(args.accounts, args.days, args.seed))
     print(f"wrote {n:,} events for {args.accounts:,} accounts to {args.out}")
@@ -59,7 +59,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _kafka(args: argparse.Namespace) -> int:
-    from streams.infra.local_kafka import main as kafka_main
+    from devtools.local_kafka import main as kafka_main
 
     return kafka_main(["--partitions", str(args.partitions)])
 
@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     p.set_defaults(func=_generate)
 
-    from streams import replay
+    from devtools import replay
 
     replay.build_parser(sub)
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import orjson
 
 import scoring
+from streams.charts import AccountPoint, readiness_chart, render, success_chart, write_html
 from streams.clickhouse import connect
-from streams.demo.charts import AccountPoint, readiness_chart, render, success_chart, write_html
 from streams.settings import Settings
 
 SUCCESS = ("customer_success", "work_to_keep:flight_risk", "work_to_keep:unprofitable", "reassess")

@@ -20,11 +20,11 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaConsumer
 
-from streams.demo.portfolio import generate
-from streams.demo.report import print_summary, read_portfolio, write_picture
-from streams.infra.local_kafka import broker_from_env_or_local
-from streams.kafka_io import create_topics, group_progress, produce_events
-from streams.runner import WorkerProcess
+from devtools.demo.portfolio import generate
+from devtools.demo.report import print_summary, read_portfolio, write_picture
+from devtools.kafka_io import create_topics, group_progress, produce_events
+from devtools.local_kafka import broker_from_env_or_local
+from devtools.runner import WorkerProcess
 from streams.settings import Settings, load_settings
 
 SHORT = {

@@ -24,6 +24,9 @@ import pytest
 from aiokafka.partitioner import murmur2
 
 import scoring
+from devtools.demo.portfolio import generate
+from devtools.kafka_io import group_progress, produce_events
+from devtools.runner import WorkerProcess, wait_until
 from streams.churn_model import (
     CHECKPOINT,
     CURRENT,
@@ -32,9 +35,6 @@ from streams.churn_model import (
     decode_checkpoint,
     read_models,
 )
-from streams.demo.portfolio import generate
-from streams.kafka_io import group_progress, produce_events
-from streams.runner import WorkerProcess, wait_until
 from tests.integration.faults_harness import DEFAULT_CONFIG, counters, wait_committed
 from tests.integration.harness import Pipeline
 

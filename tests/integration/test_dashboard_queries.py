@@ -28,6 +28,7 @@ from dashboards.build.boards import BOARDS
 from dashboards.build.generate import ROOT
 from dashboards.build.macros import QueryContext, expand
 from dashboards.build.panels import Panel
+from devtools.demo.portfolio import generate
 from schemas.events import FAMILY_BY_TYPE, Family, Tier
 from schemas.outputs import Alert, Driver, ScoreRecord, Severity
 from scoring.alerts import account_urgency, severity
@@ -45,7 +46,6 @@ from streams.clickhouse.rows import (
     score_row,
     transition_row,
 )
-from streams.demo.portfolio import generate
 from streams.pipeline import BatchOutput, BatchProcessor, RawRecord
 from streams.settings import Settings, load_settings
 

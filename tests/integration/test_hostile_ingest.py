@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
+from devtools.kafka_io import group_progress
 from schemas.events import Family
-from streams.kafka_io import group_progress
 from tests.integration.faults_harness import changelog_states
 from tests.integration.harness import Pipeline
 from tests.integration.test_ingestion_contract import send_all

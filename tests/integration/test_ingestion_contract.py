@@ -12,9 +12,9 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from devtools.demo.portfolio import generate
+from devtools.kafka_io import group_progress
 from schemas.events import FAMILY_BY_TYPE, Family
-from streams.demo.portfolio import generate
-from streams.kafka_io import group_progress
 from tests.integration.harness import Pipeline
 
 pytestmark = pytest.mark.integration

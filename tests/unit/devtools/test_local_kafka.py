@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from streams.infra.local_kafka import _random_cluster_id
+from devtools.local_kafka import _random_cluster_id
 
 
 def test_cluster_ids_are_kafka_uuids_that_never_start_with_a_dash() -> None:

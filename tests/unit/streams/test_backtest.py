@@ -13,10 +13,10 @@ import orjson
 import pytest
 
 import scoring
+from devtools.demo.export import write_events
+from devtools.demo.portfolio import generate
 from scoring.track import roc_auc
 from streams import backtest as bt
-from streams.demo.export import write_events
-from streams.demo.portfolio import generate
 from streams.errors import StreamsError
 
 NOW = datetime(2100, 1, 1, tzinfo=UTC)

@@ -257,7 +257,7 @@ SQL_CALLS = {"query", "query_dicts", "command"}
 SQL_WORDS = re.compile(r"\b(SELECT|INSERT|CREATE|ALTER|DROP|DELETE|FROM|WHERE|OPTIMIZE)\b")
 # Expressions that may be interpolated into SQL text, each an identifier, and why it is
 # safe: the database name is validated by Settings (pattern ^[A-Za-z_][A-Za-z0-9_]*$);
-# `table` in streams/demo/report.py is only ever a literal table name.
+# `table` in devtools/demo/report.py is only ever a literal table name.
 ALLOWED_IDENTIFIERS = {"db", "ch.database", "self.database", "table", "DB"}
 # Python SQL text in dashboards/build is dashboard/alert query text that Grafana runs, with
 # Grafana's own template variables (${var:singlequote}); Python only interpolates

@@ -7,9 +7,9 @@ from collections import Counter
 
 import pyarrow.parquet as pq
 
+from devtools.demo.export import parquet_schema, write_events
+from devtools.demo.portfolio import generate
 from schemas.events import MODEL_BY_TYPE
-from streams.demo.export import parquet_schema, write_events
-from streams.demo.portfolio import generate
 from streams.score_file import read_events
 
 
