@@ -166,7 +166,7 @@ def worker(ctx: Context) -> None:
     cpu = run.cpu_between(ready, end.at)
     kernel = run.cpu_between(ready, end.at, system=True)
     ctx.phases["worker"] = {
-        "method": "real worker process (python -m streams.cli worker) on the pre-loaded topics; "
+        "method": "real worker process (python -m healthscore worker) on the pre-loaded topics; "
         "events / time from its '[^Worker]: Ready' log line to its first progress line with "
         "received == N (progress lines come every 2 s, so this errs low by <= 2 s / run time)",
         "events": t.events,

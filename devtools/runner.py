@@ -25,7 +25,7 @@ class WorkerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"],
+            [sys.executable, "-m", "healthscore", "worker"],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -1,4 +1,10 @@
-"""The `healthscore` command line."""
+"""The `healthscore` command line.
+
+It sits above every package it dispatches to (the worker in `streams`, the tools in
+`devtools`, the Grafana build in `dashboards.build`), so none of them imports it. Each
+subcommand imports its module when it runs, so the worker starts without the demo's,
+Parquet's or Grafana's optional dependencies.
+"""
 
 from __future__ import annotations
 
@@ -137,15 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     grafana_publish.build_parser(sub)
 
-    try:
-        from streams import score_file
-    except ImportError:  # pragma: no cover - while the scoring core is not installed
-        score_file = None  # type: ignore[assignment]
-    if score_file is not None and hasattr(score_file, "build_parser"):
-        score_file.build_parser(sub)
-        from streams import backtest
+    from streams import backtest, score_file
 
-        backtest.build_parser(sub)
+    score_file.build_parser(sub)
+    backtest.build_parser(sub)
     return parser
 
 

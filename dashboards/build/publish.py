@@ -10,27 +10,14 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass
 from typing import Any
 
 from dashboards.build import alerting, datasource
 from dashboards.build.errors import GrafanaError
+from dashboards.build.target import Target
 from dashboards.build.variables import DEFAULT_DATABASE
 from schemas.outputs import Severity
-from streams.alert_route import EVERY_ALERT, AlertRoute, parse_kinds
-
-
-@dataclass(frozen=True)
-class Target:
-    url: str
-    token: str | None
-    webhook_url: str
-    clickhouse_url: str = datasource.COMPOSE_URL
-    database: str = DEFAULT_DATABASE
-    clickhouse_password: str | None = None
-    timeout: float = 10.0
-    route: AlertRoute = EVERY_ALERT
-    """Which alerts reach the contact point (`streams.alert_route`)."""
+from streams.alert_route import AlertRoute, parse_kinds
 
 
 def publish(target: Target) -> list[str]:

@@ -17,7 +17,7 @@ from dashboards.build.boards import BOARDS, Board
 from dashboards.build.panels import DATASOURCE_UID
 
 if TYPE_CHECKING:
-    from dashboards.build.publish import Target
+    from dashboards.build.target import Target
 
 MESSAGE = "published by healthscore grafana publish"
 

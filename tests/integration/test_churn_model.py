@@ -360,7 +360,7 @@ def test_healthscore_model_prints_the_version_its_coefficients_and_its_record(
 ) -> None:
     pipeline: Pipeline = learned["pipeline"]
     proc = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "model"],
+        [sys.executable, "-m", "healthscore", "model"],
         env={**os.environ, **pipeline.env},
         capture_output=True,
         timeout=60,

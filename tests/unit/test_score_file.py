@@ -147,7 +147,7 @@ def test_poison_lines_are_bad_lines_naming_the_field_and_the_cli_does_not_die(
     ]
     events = tmp_path / "events.jsonl"
     events.write_bytes(b"\n".join([lines[0], *map(orjson.dumps, poison), lines[1]]) + b"\n")
-    from streams.cli import main
+    from healthscore.cli import main
 
     code = main(["score-file", str(events), "--out", str(tmp_path / "out.jsonl")])
     err = capsys.readouterr().err
@@ -244,7 +244,7 @@ def _with_bad_lines(tmp_path: Path) -> Path:
 def test_exit_status_is_1_when_bad_records_exceed_max_bad(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], max_bad: str | None, code: int
 ) -> None:
-    from streams.cli import main
+    from healthscore.cli import main
 
     events = _with_bad_lines(tmp_path)
     argv = ["score-file", str(events), "--out", str(tmp_path / "out.jsonl")]
@@ -282,7 +282,7 @@ def test_output_paths_are_checked_before_the_input_is_read(
 def test_the_cli_refuses_a_bad_output_path_with_status_2_and_no_traceback(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from streams.cli import main
+    from healthscore.cli import main
 
     code = main(["score-file", str(GOLDEN), "--out", str(tmp_path / "no" / "out.jsonl")])
     err = capsys.readouterr().err

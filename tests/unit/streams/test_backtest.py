@@ -232,7 +232,7 @@ def test_bad_records_are_counted_with_their_line_across_processes_and_fail_the_c
         (2003, "invalid_field"),
     ]
     assert result.bad_samples[2].field == "ts"
-    from streams.cli import main
+    from healthscore.cli import main
 
     out = str(data["root"] / "bad_cli")
     argv = ["backtest", str(events), "--out", out, "--now", "2100-01-01", "--no-charts"]

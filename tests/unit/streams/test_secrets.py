@@ -161,7 +161,7 @@ def test_the_worker_process_never_logs_a_secret(tmp_path, secrets):
         "HEALTHSCORE_SECRETS_DIR": "",
     }
     env.pop("CLICKHOUSE_URL")  # the worker's ClickHouse is embedded here; see the next test
-    output = _run_for([sys.executable, "-m", "streams.cli", "-v", "worker"], env, 8, ROOT)
+    output = _run_for([sys.executable, "-m", "healthscore", "-v", "worker"], env, 8, ROOT)
     assert "starting worker" in output, output[-3000:]  # it ran and logged its settings
     assert "alert_webhook': 'set'" in output
     _assert_no_secret(output, secrets, "the worker's output")
@@ -241,7 +241,7 @@ def test_grafana_publish_sends_the_token_but_never_prints_it(
 
 
 def _has_publish() -> bool:
-    from streams.cli import build_parser
+    from healthscore.cli import build_parser
 
     try:
         build_parser().parse_args(["grafana", "publish", "--help"])
