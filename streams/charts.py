@@ -13,10 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+from streams.extras import MissingExtra
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+try:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+except ImportError as exc:
+    raise MissingExtra("matplotlib", "drawing the portfolio charts") from exc
 
 SUCCESS_COLORS = {
     "customer_success": "#2e7d32",

@@ -7,20 +7,24 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from grafana_client import GrafanaApi
-from grafana_client.client import (
-    GrafanaClientError,
-    GrafanaException,
-    GrafanaTimeoutError,
-    GrafanaUnauthorizedError,
-)
-
 from dashboards.build.errors import (
     GrafanaAuthError,
     GrafanaError,
     GrafanaRequestError,
     GrafanaUnreachableError,
 )
+from streams.extras import MissingExtra
+
+try:
+    from grafana_client import GrafanaApi
+    from grafana_client.client import (
+        GrafanaClientError,
+        GrafanaException,
+        GrafanaTimeoutError,
+        GrafanaUnauthorizedError,
+    )
+except ImportError as exc:
+    raise MissingExtra("grafana_client", "publishing to Grafana") from exc
 
 T = TypeVar("T")
 

@@ -18,6 +18,7 @@ import orjson
 from pydantic import AwareDatetime
 
 from schemas.events import EVENT_MODELS
+from streams.extras import require
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -73,6 +74,7 @@ def write_events(path: Path, events: Iterable[dict[str, Any]]) -> int:
     """Write events to `path` (Parquet by suffix, else JSONL); return how many."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() in PARQUET_SUFFIXES:
+        require("pyarrow", "writing Parquet")
         import pyarrow as pa
         import pyarrow.parquet as pq
 
