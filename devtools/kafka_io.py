@@ -1,6 +1,6 @@
 """Small aiokafka helpers for producing event files and reading output topics.
 
-Used by the demo, `healthscore replay` and the tests; the worker itself goes
+Used by the demo, `healthscore replay`, the bench and the tests; the worker itself goes
 through Faust.
 """
 
@@ -71,6 +71,32 @@ async def produce_events(
     if progress:
         progress(sent)
     return sent
+
+
+async def send_messages(
+    bootstrap: str, messages: list[tuple[str, bytes | None, bytes]], rate: float = 0
+) -> None:
+    """Send in order; with `rate` > 0, at most that many messages per second."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        linger_ms=5,
+        max_batch_size=256 * 1024,
+        max_request_size=1024 * 1024,
+        acks="all",
+    )
+    await producer.start()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        for i, (topic, key, value) in enumerate(messages):
+            await producer.send(topic, value, key=key)
+            if rate > 0 and i % 500 == 499:
+                ahead = (i + 1) / rate - (loop.time() - started)
+                if ahead > 0:
+                    await asyncio.sleep(ahead)
+        await producer.flush()
+    finally:
+        await producer.stop()
 
 
 async def read_topic(

@@ -14,7 +14,7 @@ from streams import score_file as sf
 from streams.errors import StreamsError
 from tests.unit.scoring.scripts import healthy
 
-GOLDEN = Path(__file__).parents[1] / "fixtures" / "golden_events.jsonl"
+GOLDEN = Path(__file__).parents[2] / "fixtures" / "golden_events.jsonl"
 
 
 def _records(path: Path) -> list[ScoreRecord]:
