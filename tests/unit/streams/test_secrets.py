@@ -170,7 +170,7 @@ def test_the_worker_process_never_logs_a_secret(tmp_path, secrets):
 def test_migrate_with_credentials_in_the_clickhouse_url_never_prints_them(
     monkeypatch, capsys, caplog, secrets
 ):
-    from streams import cli
+    from healthscore import cli
     from streams.clickhouse import client
 
     port = _closed_port()
@@ -223,7 +223,7 @@ def grafana_stub() -> Iterator[tuple[str, type[_Grafana]]]:
 def test_grafana_publish_sends_the_token_but_never_prints_it(
     monkeypatch, capsys, caplog, secrets, grafana_stub, status
 ):
-    from streams import cli
+    from healthscore import cli
 
     url, handler = grafana_stub
     handler.status = status
