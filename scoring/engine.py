@@ -135,7 +135,12 @@ def is_too_late(state: AccountState | None, event: Event, config: ScoringConfig)
     family has its own topic), so only lateness within a family can be bounded."""
     if state is None:
         return False
-    newest = state.clock.family_max[_family_index(event)]
+    family = _family_index(event)
+    newest = state.clock.family_max[family]
+    for waiting in state.pending:  # events not settled yet count as seen
+        t = waiting.ts.timestamp()
+        if (newest is None or t > newest) and _family_index(waiting) == family:
+            newest = t
     return newest is not None and event.ts.timestamp() < newest - config.lateness_seconds
 
 
@@ -242,7 +247,15 @@ def apply_event(
         seal_day if sealing else None, EVENT_FAMILIES[family]
     )
     return AccountState(
-        state.account_id, new_clock, usage, support, billing, success, evidence, state.memory
+        state.account_id,
+        new_clock,
+        usage,
+        support,
+        billing,
+        success,
+        evidence,
+        state.memory,
+        state.pending,
     )
 
 
@@ -256,6 +269,15 @@ def process(
         raise ScoringError(
             f"event for {event.account_id!r} applied to the state of {state.account_id!r}"
         )
+    if config.settle_seconds > 0 or state.pending:
+        return _process_settling(state, event, config, model)
+    return _process_now(state, event, config, model)
+
+
+def _process_now(
+    state: AccountState, event: Event, config: ScoringConfig, model: ChurnModel
+) -> StepResult:
+    """Apply the event to the facts and advance the memory at once (the arrival order)."""
     ts = event.ts.timestamp()
     key = _id_key(ts, event.event_id, _family_index(event))
     repeat = _repeat(state.clock.recent_ids, key, event)
@@ -340,6 +362,18 @@ def tick_id(ts: float) -> str:
 
 
 def tick(state: AccountState, ts: float, config: ScoringConfig, model: ChurnModel) -> StepResult:
+    """Re-evaluate an account at event time `ts` with no event of its own; with
+    `settle_hours`, first settle the events older than `ts - settle_hours` and tick the
+    settled account at `ts - settle_hours` (see `settle`)."""
+    if config.settle_seconds > 0 or state.pending:
+        at = ts - config.settle_seconds
+        return _release(state, at, config, model, tick_at=at)
+    return _tick_now(state, ts, config, model)
+
+
+def _tick_now(
+    state: AccountState, ts: float, config: ScoringConfig, model: ChurnModel
+) -> StepResult:
     """Re-evaluate an account at event time `ts` with no event of its own (docs/scoring.md,
     "The clock").
 
@@ -366,8 +400,129 @@ def tick(state: AccountState, ts: float, config: ScoringConfig, model: ChurnMode
         state.success,
         state.evidence,
         state.memory,
+        state.pending,
     )
     return _step(state, applied, as_datetime(ts), tick_id(ts), None, config, model, ticking=True)
+
+
+# --- settling: the published path on settled event time ------------------------------
+
+
+def _pending_key(event: Event) -> tuple[float, int, str]:
+    """The order events settle in: event time, ties broken by id (never by arrival)."""
+    return event.ts.timestamp(), id_hash(event.event_id), event.event_id
+
+
+def _pending_repeat(pending: tuple[Event, ...], event: Event) -> bool | None:
+    """As `_repeat`, against the events waiting to settle."""
+    for waiting in pending:
+        if waiting.event_id == event.event_id:
+            return fingerprint(waiting) == fingerprint(event)
+    return None
+
+
+def _newest(state: AccountState) -> float:
+    """The newest event time seen for the account, settled or not (ticks excluded)."""
+    times = [t for t in state.clock.family_max if t is not None]
+    if state.pending:
+        times.append(state.pending[-1].ts.timestamp())
+    return max(times)
+
+
+def _process_settling(
+    state: AccountState, event: Event, config: ScoringConfig, model: ChurnModel
+) -> StepResult:
+    """Queue the event, then settle every queued event older than the newest event time
+    seen minus `settle_hours`, in event-time order (`_release`)."""
+    key = _id_key(event.ts.timestamp(), event.event_id, _family_index(event))
+    repeat = _repeat(state.clock.recent_ids, key, event)
+    if repeat is None:
+        repeat = _pending_repeat(state.pending, event)
+    if repeat is True:
+        return StepResult(state, None)
+    if repeat is False:
+        raise ConflictingDuplicateError(
+            f"event {event.event_id!r} was applied before with another content "
+            f"(another ts, type or payload); this version is not applied"
+        )
+    if is_too_late(state, event, config):
+        raise TooLateError(f"event {event.event_id!r} is older than the allowed lateness")
+    pending = state.pending
+    at = bisect.bisect_left(pending, _pending_key(event), key=_pending_key)
+    queued = state.with_pending((*pending[:at], event, *pending[at:]))
+    return _release(queued, _newest(queued) - config.settle_seconds, config, model)
+
+
+def _release(
+    state: AccountState,
+    horizon: float,
+    config: ScoringConfig,
+    model: ChurnModel,
+    tick_at: float | None = None,
+) -> StepResult:
+    """Apply the queued events older than `horizon` (and, past `limits.pending_events`,
+    the oldest) to the settled state one by one in event-time order, each through the
+    whole path (`_process_now`), then with `tick_at` tick the settled state there: the
+    outputs of all those steps, the score of the last. With nothing settled and no tick,
+    the score is *provisional*: every arrived event's facts, classes from the settled
+    memory; it is not emitted."""
+    pending = state.pending
+    over = len(pending) - config.limits.pending_events
+    n = 0
+    while n < len(pending) and (n < over or pending[n].ts.timestamp() < horizon):
+        n += 1
+    settled = state.with_pending(())  # each queued event was checked as it arrived
+    steps: list[StepResult] = []
+    for event in pending[:n]:
+        step = _process_now(settled, event, config, model)
+        settled = step.state
+        steps.append(step)
+    if tick_at is not None:
+        step = _tick_now(settled, tick_at, config, model)
+        if not step.duplicate:
+            settled = step.state
+            steps.append(step)
+    if not steps:
+        if tick_at is not None:  # nothing settled, the tick changed nothing
+            return StepResult(state, None, emit=False)
+        return StepResult(state, lambda: _provisional_score(state, config, model), emit=False)
+    current = settled.with_pending(pending[n:])
+    last = steps[-1]
+
+    def build() -> ScoreRecord:
+        score = last.score
+        assert score is not None  # a step that is no duplicate has a score
+        return score
+
+    return StepResult(
+        current,
+        build,
+        tuple(t for s in steps for t in s.transitions),
+        tuple(e for s in steps for e in s.examples),
+        tuple(a for s in steps for a in s.alerts),
+        any(s.emit for s in steps),
+    )
+
+
+def _provisional_score(
+    state: AccountState, config: ScoringConfig, model: ChurnModel
+) -> ScoreRecord:
+    """The score of the settled state with the facts of the queued events added."""
+    facts = state.with_pending(())
+    for event in state.pending:
+        ts = event.ts.timestamp()
+        facts = apply_event(
+            facts, event, ts, _id_key(ts, event.event_id, _family_index(event)), config
+        )
+    return score_state(facts, config, model)
+
+
+def settle(state: AccountState, config: ScoringConfig, model: ChurnModel) -> StepResult:
+    """Settle every queued event now (`settle_hours`: the end of the input, e.g. the end of
+    a file): their outputs as `_release` gives them. `score` None when none was queued."""
+    if not state.pending:
+        return StepResult(state, None, emit=False)
+    return _release(state, float("inf"), config, model)
 
 
 def score_state(
