@@ -225,6 +225,8 @@ def encode_state(state: AccountState, with_memory: bool = True) -> bytes:
             doc["m"]["p"] = False
         if state.pending:  # events waiting to settle (`settle_hours`), as their JSON
             doc["pd"] = [e.model_dump(mode="json") for e in state.pending]
+        if state.pending_ticks:
+            doc["pt"] = list(state.pending_ticks)
     return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
 
 
@@ -326,4 +328,5 @@ def _decode(doc: dict[str, Any]) -> AccountState:
         pending=tuple(
             cast(Event, MODEL_BY_TYPE[e["type"]].model_validate(e)) for e in doc.get("pd", ())
         ),
+        pending_ticks=tuple(float(t) for t in doc.get("pt", ())),
     )

@@ -47,7 +47,7 @@ from scoring.bounded import (
 )
 from scoring.churn import ChurnModel, LabelledExample
 from scoring.config import ScoringConfig
-from scoring.decay import day_of
+from scoring.decay import DAY, day_of
 from scoring.errors import ConflictingDuplicateError, ScoringError, TooLateError
 from scoring.evaluate import evaluate
 from scoring.memory import advance_memory
@@ -256,6 +256,7 @@ def apply_event(
         evidence,
         state.memory,
         state.pending,
+        state.pending_ticks,
     )
 
 
@@ -269,7 +270,7 @@ def process(
         raise ScoringError(
             f"event for {event.account_id!r} applied to the state of {state.account_id!r}"
         )
-    if config.settle_seconds > 0 or state.pending:
+    if config.settle_seconds > 0 or state.pending or state.pending_ticks:
         return _process_settling(state, event, config, model)
     return _process_now(state, event, config, model)
 
@@ -363,11 +364,10 @@ def tick_id(ts: float) -> str:
 
 def tick(state: AccountState, ts: float, config: ScoringConfig, model: ChurnModel) -> StepResult:
     """Re-evaluate an account at event time `ts` with no event of its own; with
-    `settle_hours`, first settle the events older than `ts - settle_hours` and tick the
-    settled account at `ts - settle_hours` (see `settle`)."""
-    if config.settle_seconds > 0 or state.pending:
-        at = ts - config.settle_seconds
-        return _release(state, at, config, model, tick_at=at)
+    `settle_hours`, the tick is queued with the events and settles in its place among them
+    (`_tick_settling`)."""
+    if config.settle_seconds > 0 or state.pending or state.pending_ticks:
+        return _tick_settling(state, ts, config, model)
     return _tick_now(state, ts, config, model)
 
 
@@ -401,6 +401,7 @@ def _tick_now(
         state.evidence,
         state.memory,
         state.pending,
+        state.pending_ticks,
     )
     return _step(state, applied, as_datetime(ts), tick_id(ts), None, config, model, ticking=True)
 
@@ -422,10 +423,14 @@ def _pending_repeat(pending: tuple[Event, ...], event: Event) -> bool | None:
 
 
 def _newest(state: AccountState) -> float:
-    """The newest event time seen for the account, settled or not (ticks excluded)."""
+    """The newest event or tick time the account has seen, settled or not."""
     times = [t for t in state.clock.family_max if t is not None]
+    if state.clock.max_ts is not None:
+        times.append(state.clock.max_ts)
     if state.pending:
         times.append(state.pending[-1].ts.timestamp())
+    if state.pending_ticks:
+        times.append(state.pending_ticks[-1])
     return max(times)
 
 
@@ -458,35 +463,49 @@ def _release(
     horizon: float,
     config: ScoringConfig,
     model: ChurnModel,
-    tick_at: float | None = None,
+    queued: bool = True,
 ) -> StepResult:
-    """Apply the queued events older than `horizon` (and, past `limits.pending_events`,
-    the oldest) to the settled state one by one in event-time order, each through the
-    whole path (`_process_now`), then with `tick_at` tick the settled state there: the
-    outputs of all those steps, the score of the last. With nothing settled and no tick,
-    the score is *provisional*: every arrived event's facts, classes from the settled
-    memory; it is not emitted."""
-    pending = state.pending
-    over = len(pending) - config.limits.pending_events
-    n = 0
-    while n < len(pending) and (n < over or pending[n].ts.timestamp() < horizon):
-        n += 1
-    settled = state.with_pending(())  # each queued event was checked as it arrived
+    """Settle the queued events and ticks older than `horizon` (and, past
+    `limits.pending_events`, the oldest events) one by one in event-time order, a tick
+    before the events of its own time: each event through the whole path
+    (`_process_now`), each tick re-evaluating the settled account (`_tick_now`) if it is
+    live then (it has events and is not cancelled, as `streams.clock.is_live` asks), and
+    before each of them a tick at every day boundary the settled account passes
+    (`_tick_days`), so the settled path does not depend on when tick records come.
+    The outputs of all those steps, the score of the last. With nothing settled, the
+    score is *provisional* (every queued event's facts, classes from the settled memory)
+    and not emitted; it is None when the state did not change (nothing `queued` by the
+    caller, nothing settled)."""
+    events, ticks = state.pending, state.pending_ticks
+    over = len(events) - config.limits.pending_events
+    settled = state.with_pending((), ())  # each queued event was checked as it arrived
     steps: list[StepResult] = []
-    for event in pending[:n]:
-        step = _process_now(settled, event, config, model)
-        settled = step.state
-        steps.append(step)
-    if tick_at is not None:
-        step = _tick_now(settled, tick_at, config, model)
-        if not step.duplicate:
+    i = j = 0
+    while True:
+        event_due = i < len(events) and (i < over or events[i].ts.timestamp() < horizon)
+        tick_due = j < len(ticks) and ticks[j] < horizon
+        if tick_due and (not event_due or ticks[j] <= events[i].ts.timestamp()):
+            settled = _tick_days(settled, ticks[j], config, model, steps)
+            if settled.clock.max_ts is not None and not settled.billing.cancelled:
+                step = _tick_now(settled, ticks[j], config, model)  # a tick off midnight
+                if not step.duplicate:
+                    settled = step.state
+                    steps.append(step)
+            j += 1
+        elif event_due:
+            settled = _tick_days(settled, events[i].ts.timestamp(), config, model, steps)
+            step = _process_now(settled, events[i], config, model)
             settled = step.state
             steps.append(step)
+            i += 1
+        else:
+            break
     if not steps:
-        if tick_at is not None:  # nothing settled, the tick changed nothing
+        if not queued and i == 0 and j == 0:  # nothing changed
             return StepResult(state, None, emit=False)
-        return StepResult(state, lambda: _provisional_score(state, config, model), emit=False)
-    current = settled.with_pending(pending[n:])
+        current = settled.with_pending(events[i:], ticks[j:])
+        return StepResult(current, lambda: _provisional_score(current, config, model), emit=False)
+    current = settled.with_pending(events[i:], ticks[j:])
     last = steps[-1]
 
     def build() -> ScoreRecord:
@@ -504,11 +523,51 @@ def _release(
     )
 
 
+def _tick_days(
+    settled: AccountState,
+    upto: float,
+    config: ScoringConfig,
+    model: ChurnModel,
+    steps: list[StepResult],
+) -> AccountState:
+    """Tick the settled account at every day boundary (UTC midnight) after its time up to
+    `upto`, while it is live (it has events and is not cancelled, as
+    `streams.clock.is_live` asks): the settled path ticks itself every day, as
+    `score-file` does, whenever the tick records of the worker come."""
+    at = settled.clock.max_ts
+    if at is None:
+        return settled
+    day = int(at // DAY) + 1
+    while day * DAY <= upto and not settled.billing.cancelled:
+        step = _tick_now(settled, day * DAY, config, model)
+        if not step.duplicate:
+            settled = step.state
+            steps.append(step)
+        day += 1
+    return settled
+
+
+def _tick_settling(
+    state: AccountState, ts: float, config: ScoringConfig, model: ChurnModel
+) -> StepResult:
+    """Queue a tick at `ts` (unless the settled account is already there, or the tick is
+    queued), then settle what is older than the newest time seen minus `settle_hours`."""
+    ticks = state.pending_ticks
+    settled_at = state.clock.max_ts
+    if settled_at is None and not state.pending:  # no event yet: nothing to re-evaluate
+        return StepResult(state, None, emit=False)
+    queued = (settled_at is None or ts > settled_at) and ts not in ticks
+    if queued:
+        at = bisect.bisect_left(ticks, ts)
+        state = state.with_pending(state.pending, (*ticks[:at], ts, *ticks[at:]))
+    return _release(state, _newest(state) - config.settle_seconds, config, model, queued)
+
+
 def _provisional_score(
     state: AccountState, config: ScoringConfig, model: ChurnModel
 ) -> ScoreRecord:
     """The score of the settled state with the facts of the queued events added."""
-    facts = state.with_pending(())
+    facts = state.with_pending((), ())
     for event in state.pending:
         ts = event.ts.timestamp()
         facts = apply_event(
@@ -520,9 +579,9 @@ def _provisional_score(
 def settle(state: AccountState, config: ScoringConfig, model: ChurnModel) -> StepResult:
     """Settle every queued event now (`settle_hours`: the end of the input, e.g. the end of
     a file): their outputs as `_release` gives them. `score` None when none was queued."""
-    if not state.pending:
+    if not state.pending and not state.pending_ticks:
         return StepResult(state, None, emit=False)
-    return _release(state, float("inf"), config, model)
+    return _release(state, float("inf"), config, model, queued=False)
 
 
 def score_state(

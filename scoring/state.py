@@ -275,6 +275,9 @@ class AccountState:
     """Events arrived but not settled yet (`ScoringConfig.settle_hours`), ascending by
     (ts, event id): the facts and the memory above hold the settled events only. Always
     empty with `settle_hours` 0."""
+    pending_ticks: tuple[float, ...] = ()
+    """Ticks (`scoring.tick`) not settled yet, ascending: each settles in its place among
+    the events, before the events of its own time."""
 
     def with_memory(self, memory: Memory) -> AccountState:
         return AccountState(
@@ -287,9 +290,12 @@ class AccountState:
             self.evidence,
             memory,
             self.pending,
+            self.pending_ticks,
         )
 
-    def with_pending(self, pending: tuple[Event, ...]) -> AccountState:
+    def with_pending(
+        self, pending: tuple[Event, ...], ticks: tuple[float, ...] | None = None
+    ) -> AccountState:
         return AccountState(
             self.account_id,
             self.clock,
@@ -300,6 +306,7 @@ class AccountState:
             self.evidence,
             self.memory,
             pending,
+            self.pending_ticks if ticks is None else ticks,
         )
 
     def to_bytes(self) -> bytes:
