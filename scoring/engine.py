@@ -434,6 +434,14 @@ def _newest(state: AccountState) -> float:
     return max(times)
 
 
+def _horizon(state: AccountState, config: ScoringConfig) -> float:
+    """What is older than this settles: the newest time seen minus `settle_hours`; with
+    `settle_hours` 0 (a config that stopped settling), everything waiting."""
+    if config.settle_seconds <= 0:
+        return float("inf")
+    return _newest(state) - config.settle_seconds
+
+
 def _process_settling(
     state: AccountState, event: Event, config: ScoringConfig, model: ChurnModel
 ) -> StepResult:
@@ -455,7 +463,7 @@ def _process_settling(
     pending = state.pending
     at = bisect.bisect_left(pending, _pending_key(event), key=_pending_key)
     queued = state.with_pending((*pending[:at], event, *pending[at:]))
-    return _release(queued, _newest(queued) - config.settle_seconds, config, model)
+    return _release(queued, _horizon(queued, config), config, model)
 
 
 def _release(
@@ -560,7 +568,7 @@ def _tick_settling(
     if queued:
         at = bisect.bisect_left(ticks, ts)
         state = state.with_pending(state.pending, (*ticks[:at], ts, *ticks[at:]))
-    return _release(state, _newest(state) - config.settle_seconds, config, model, queued)
+    return _release(state, _horizon(state, config), config, model, queued)
 
 
 def _provisional_score(

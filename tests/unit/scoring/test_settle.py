@@ -114,3 +114,11 @@ def test_the_queue_survives_the_state_bytes() -> None:
 def test_without_settle_hours_nothing_waits() -> None:
     state = _run([_usage(0.5, "a"), _usage(2.2, "b")], BASE)
     assert state.pending == () and state.clock.events_applied == 2
+
+
+def test_a_config_that_stops_settling_settles_what_waits_at_the_next_event() -> None:
+    state = _run([_usage(0.5, "a"), _usage(1.0, "b")])
+    assert len(state.pending) == 2
+    step = process(state, _usage(1.5, "c"), BASE, MODEL)
+    assert step.state.pending == () and step.state.clock.events_applied == 3
+    assert step.score is not None and step.score.event_id == "c"
