@@ -21,10 +21,12 @@ state included. See docs/scoring.md, "Order independence".
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import date
+from typing import NamedTuple
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -40,7 +42,9 @@ from scoring import (
     load_config,
     process,
     settle,
+    tick,
 )
+from scoring.decay import DAY
 from scoring.evaluate import evaluate
 from tests.unit.scoring.factory import make
 from tests.unit.scoring.strategies import histories
@@ -80,17 +84,67 @@ def arrival_order(events: Sequence[Event], delays: Sequence[float]) -> list[Even
     return [e for _, _, e in keyed]
 
 
+class TickAt(NamedTuple):
+    """A tick (`scoring.tick`) of one account at a UTC midnight, as the clock sends it."""
+
+    account_id: str
+    ts: float
+
+
+Item = Event | TickAt
+
+
+def with_daily_ticks(events: Sequence[Event]) -> list[Item]:
+    """The events with a tick of each account at every midnight from its first event's
+    to the last event of all, in event-time order (a tick before the events of its time),
+    as `score-file` reads them."""
+    end = max(e.ts.timestamp() for e in events)
+    first: dict[str, float] = {}
+    for e in events:
+        first[e.account_id] = min(first.get(e.account_id, math.inf), e.ts.timestamp())
+    ticks = [
+        TickAt(account, day * DAY)
+        for account, start in first.items()
+        for day in range(int(start // DAY) + 1, int(end // DAY) + 1)
+    ]
+    items: list[Item] = [*events, *ticks]
+    return sorted(items, key=lambda i: (_time(i), isinstance(i, Event)))
+
+
+def _time(item: Item) -> float:
+    return item.ts if isinstance(item, TickAt) else item.ts.timestamp()
+
+
+def arrival_order_of_items(items: Sequence[Item], delays: Sequence[float]) -> list[Item]:
+    """As `arrival_order`, with each account's ticks as one more stream of their own."""
+    keyed: list[tuple[float, int, Item]] = []
+    last: dict[tuple[str, str], float] = {}
+    for i, item in enumerate(items):
+        family = "clock" if isinstance(item, TickAt) else FAMILY_BY_TYPE[item.type].value
+        stream = (item.account_id, family)
+        delay = delays[i % len(delays)] if delays else 0.0
+        key = max(last.get(stream, -math.inf), _time(item) + delay * LATENESS)
+        last[stream] = key
+        keyed.append((key, i, item))
+    keyed.sort(key=lambda k: (k[0], k[1]))
+    return [item for _, _, item in keyed]
+
+
 class Outputs:
     """What a team reads from one run: alerts (kind, account, dedupe key, day), the
     transitions of every classification (account, kind, from, to, day), and the classes
     each account ends with; plus the final states."""
 
-    def __init__(self, arrivals: Iterable[Event], config: ScoringConfig = CONFIG) -> None:
+    def __init__(self, arrivals: Iterable[Item], config: ScoringConfig = CONFIG) -> None:
         self.states: dict[str, AccountState] = {}
         self.alerts: set[tuple[str, str, str, date]] = set()
         self.transitions: Counter[tuple[str, str, str, str, date]] = Counter()
         for event in arrivals:
             before = self.states.get(event.account_id)
+            if isinstance(event, TickAt):
+                if before is not None:
+                    self._record(tick(before, event.ts, config, MODEL))
+                continue
             assert not is_too_late(before, event, config), "the arrival order broke lateness"
             self._record(process(before, event, config, MODEL))
         for state in list(self.states.values()):  # the end of the input settles the rest
@@ -216,3 +270,18 @@ def test_a_settled_portfolio_read_family_by_family_within_lateness_publishes_the
     assert arrived.transitions == in_order.transitions
     assert arrived.alerts == in_order.alerts
     assert sum(in_order.transitions.values()) > 30 and len(in_order.alerts) > 5
+
+
+@PROPERTY
+@given(histories(max_size=40, max_day=30.0), delays_strategy)
+def test_settled_outputs_with_daily_ticks_do_not_depend_on_when_events_and_ticks_arrive(
+    events: list[Event], delays: list[float]
+) -> None:
+    items = with_daily_ticks(events)
+    in_order = Outputs(items, SETTLED)
+    arrived = Outputs(arrival_order_of_items(items, delays), SETTLED)
+    assert arrived.classes == in_order.classes
+    assert arrived.transitions == in_order.transitions
+    assert arrived.alerts == in_order.alerts
+    for account, state in in_order.states.items():
+        assert state.to_bytes() == arrived.states[account].to_bytes()
