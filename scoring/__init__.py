@@ -10,7 +10,15 @@ from scoring.churn import ChurnModel, LabelledExample, default_churn_model, lear
 from scoring.churn_learner import ChurnLearner, auc_fell, example_from_bytes, example_to_bytes
 from scoring.config import ScoringConfig
 from scoring.config_load import load_config
-from scoring.engine import StepResult, is_too_late, process, process_shadow, score_state, tick
+from scoring.engine import (
+    StepResult,
+    is_too_late,
+    process,
+    process_shadow,
+    score_state,
+    settle,
+    tick,
+)
 from scoring.errors import ConfigError, ConflictingDuplicateError, ScoringError, TooLateError
 from scoring.state import AccountState, new_state
 from scoring.track import CalibrationBin, TrackRecordRow
@@ -39,6 +47,7 @@ __all__ = [
     "process",
     "process_shadow",
     "score_state",
+    "settle",
     "tick",
     "track_record",
 ]

@@ -19,10 +19,11 @@ from __future__ import annotations
 import base64
 import struct
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
+from schemas.events import MODEL_BY_TYPE, Event
 from scoring.bounded import ID_RECORD, UNKNOWN_CONTENT
 from scoring.decay import Series, day_of
 from scoring.errors import ScoringError
@@ -222,6 +223,10 @@ def encode_state(state: AccountState, with_memory: bool = True) -> bytes:
         )
         if m.potential is False:
             doc["m"]["p"] = False
+        if state.pending:  # events waiting to settle (`settle_hours`), as their JSON
+            doc["pd"] = [e.model_dump(mode="json") for e in state.pending]
+        if state.pending_ticks:
+            doc["pt"] = list(state.pending_ticks)
     return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
 
 
@@ -320,4 +325,8 @@ def _decode(doc: dict[str, Any]) -> AccountState:
             covered_since=m.get("cv"),
             emitted_effects=tuple(m.get("ee", ())),
         ),
+        pending=tuple(
+            cast(Event, MODEL_BY_TYPE[e["type"]].model_validate(e)) for e in doc.get("pd", ())
+        ),
+        pending_ticks=tuple(float(t) for t in doc.get("pt", ())),
     )

@@ -65,6 +65,9 @@ class ScoringConfig(Section):
     version: Annotated[str, Field(min_length=1, max_length=64)]
     default_segment: Annotated[str, Field(min_length=1)]
     allowed_lateness_hours: Annotated[float, Field(ge=0, le=24 * MAX_DAYS, allow_inf_nan=False)]
+    settle_hours: Annotated[float, Field(ge=0, le=24 * MAX_DAYS, allow_inf_nan=False)] = 0.0
+    """How far behind the account's newest event time the classes, transitions and alerts
+    are decided (`scoring.engine`, docs/scoring.md "Order independence"); 0: at arrival."""
     shadow_scorecard: str | None
     windows: Windows
     half_lives_days: HalfLives
@@ -100,6 +103,10 @@ class ScoringConfig(Section):
     @cached_property
     def lateness_seconds(self) -> float:
         return self.allowed_lateness_hours * 3600.0
+
+    @cached_property
+    def settle_seconds(self) -> float:
+        return self.settle_hours * 3600.0
 
     def scorecard_for(self, segment: str) -> Scorecard:
         """The scorecard of a segment; segments without their own use `default`."""

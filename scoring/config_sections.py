@@ -301,6 +301,8 @@ class Limits(Section):
     max_milestones: Count
     max_invoices: Count
     max_discounts: Count
+    pending_events: Annotated[int, Field(ge=1, le=4096)] = 128
+    """Events waiting to be settled (`settle_hours`) per account; past it the oldest settle."""
 
 
 Urgency = Literal["normal", "elevated", "high"]

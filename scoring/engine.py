@@ -47,7 +47,7 @@ from scoring.bounded import (
 )
 from scoring.churn import ChurnModel, LabelledExample
 from scoring.config import ScoringConfig
-from scoring.decay import day_of
+from scoring.decay import DAY, day_of
 from scoring.errors import ConflictingDuplicateError, ScoringError, TooLateError
 from scoring.evaluate import evaluate
 from scoring.memory import advance_memory
@@ -135,7 +135,12 @@ def is_too_late(state: AccountState | None, event: Event, config: ScoringConfig)
     family has its own topic), so only lateness within a family can be bounded."""
     if state is None:
         return False
-    newest = state.clock.family_max[_family_index(event)]
+    family = _family_index(event)
+    newest = state.clock.family_max[family]
+    for waiting in state.pending:  # events not settled yet count as seen
+        t = waiting.ts.timestamp()
+        if (newest is None or t > newest) and _family_index(waiting) == family:
+            newest = t
     return newest is not None and event.ts.timestamp() < newest - config.lateness_seconds
 
 
@@ -242,7 +247,16 @@ def apply_event(
         seal_day if sealing else None, EVENT_FAMILIES[family]
     )
     return AccountState(
-        state.account_id, new_clock, usage, support, billing, success, evidence, state.memory
+        state.account_id,
+        new_clock,
+        usage,
+        support,
+        billing,
+        success,
+        evidence,
+        state.memory,
+        state.pending,
+        state.pending_ticks,
     )
 
 
@@ -256,6 +270,15 @@ def process(
         raise ScoringError(
             f"event for {event.account_id!r} applied to the state of {state.account_id!r}"
         )
+    if config.settle_seconds > 0 or state.pending or state.pending_ticks:
+        return _process_settling(state, event, config, model)
+    return _process_now(state, event, config, model)
+
+
+def _process_now(
+    state: AccountState, event: Event, config: ScoringConfig, model: ChurnModel
+) -> StepResult:
+    """Apply the event to the facts and advance the memory at once (the arrival order)."""
     ts = event.ts.timestamp()
     key = _id_key(ts, event.event_id, _family_index(event))
     repeat = _repeat(state.clock.recent_ids, key, event)
@@ -340,6 +363,17 @@ def tick_id(ts: float) -> str:
 
 
 def tick(state: AccountState, ts: float, config: ScoringConfig, model: ChurnModel) -> StepResult:
+    """Re-evaluate an account at event time `ts` with no event of its own; with
+    `settle_hours`, the tick is queued with the events and settles in its place among them
+    (`_tick_settling`)."""
+    if config.settle_seconds > 0 or state.pending or state.pending_ticks:
+        return _tick_settling(state, ts, config, model)
+    return _tick_now(state, ts, config, model)
+
+
+def _tick_now(
+    state: AccountState, ts: float, config: ScoringConfig, model: ChurnModel
+) -> StepResult:
     """Re-evaluate an account at event time `ts` with no event of its own (docs/scoring.md,
     "The clock").
 
@@ -366,8 +400,196 @@ def tick(state: AccountState, ts: float, config: ScoringConfig, model: ChurnMode
         state.success,
         state.evidence,
         state.memory,
+        state.pending,
+        state.pending_ticks,
     )
     return _step(state, applied, as_datetime(ts), tick_id(ts), None, config, model, ticking=True)
+
+
+# --- settling: the published path on settled event time ------------------------------
+
+
+def _pending_key(event: Event) -> tuple[float, int, str]:
+    """The order events settle in: event time, ties broken by id (never by arrival)."""
+    return event.ts.timestamp(), id_hash(event.event_id), event.event_id
+
+
+def _pending_repeat(pending: tuple[Event, ...], event: Event) -> bool | None:
+    """As `_repeat`, against the events waiting to settle."""
+    for waiting in pending:
+        if waiting.event_id == event.event_id:
+            return fingerprint(waiting) == fingerprint(event)
+    return None
+
+
+def _newest(state: AccountState) -> float:
+    """The newest event or tick time the account has seen, settled or not."""
+    times = [t for t in state.clock.family_max if t is not None]
+    if state.clock.max_ts is not None:
+        times.append(state.clock.max_ts)
+    if state.pending:
+        times.append(state.pending[-1].ts.timestamp())
+    if state.pending_ticks:
+        times.append(state.pending_ticks[-1])
+    return max(times)
+
+
+def _horizon(state: AccountState, config: ScoringConfig) -> float:
+    """What is older than this settles: the newest time seen minus `settle_hours`; with
+    `settle_hours` 0 (a config that stopped settling), everything waiting."""
+    if config.settle_seconds <= 0:
+        return float("inf")
+    return _newest(state) - config.settle_seconds
+
+
+def _process_settling(
+    state: AccountState, event: Event, config: ScoringConfig, model: ChurnModel
+) -> StepResult:
+    """Queue the event, then settle every queued event older than the newest event time
+    seen minus `settle_hours`, in event-time order (`_release`)."""
+    key = _id_key(event.ts.timestamp(), event.event_id, _family_index(event))
+    repeat = _repeat(state.clock.recent_ids, key, event)
+    if repeat is None:
+        repeat = _pending_repeat(state.pending, event)
+    if repeat is True:
+        return StepResult(state, None)
+    if repeat is False:
+        raise ConflictingDuplicateError(
+            f"event {event.event_id!r} was applied before with another content "
+            f"(another ts, type or payload); this version is not applied"
+        )
+    if is_too_late(state, event, config):
+        raise TooLateError(f"event {event.event_id!r} is older than the allowed lateness")
+    pending = state.pending
+    at = bisect.bisect_left(pending, _pending_key(event), key=_pending_key)
+    queued = state.with_pending((*pending[:at], event, *pending[at:]))
+    return _release(queued, _horizon(queued, config), config, model)
+
+
+def _release(
+    state: AccountState,
+    horizon: float,
+    config: ScoringConfig,
+    model: ChurnModel,
+    queued: bool = True,
+) -> StepResult:
+    """Settle the queued events and ticks older than `horizon` (and, past
+    `limits.pending_events`, the oldest events) one by one in event-time order, a tick
+    before the events of its own time: each event through the whole path
+    (`_process_now`), each tick re-evaluating the settled account (`_tick_now`) if it is
+    live then (it has events and is not cancelled, as `streams.clock.is_live` asks), and
+    before each of them a tick at every day boundary the settled account passes
+    (`_tick_days`), so the settled path does not depend on when tick records come.
+    The outputs of all those steps, the score of the last. With nothing settled, the
+    score is *provisional* (every queued event's facts, classes from the settled memory)
+    and not emitted; it is None when the state did not change (nothing `queued` by the
+    caller, nothing settled)."""
+    events, ticks = state.pending, state.pending_ticks
+    over = len(events) - config.limits.pending_events
+    settled = state.with_pending((), ())  # each queued event was checked as it arrived
+    steps: list[StepResult] = []
+    i = j = 0
+    while True:
+        event_due = i < len(events) and (i < over or events[i].ts.timestamp() < horizon)
+        tick_due = j < len(ticks) and ticks[j] < horizon
+        if tick_due and (not event_due or ticks[j] <= events[i].ts.timestamp()):
+            settled = _tick_days(settled, ticks[j], config, model, steps)
+            if settled.clock.max_ts is not None and not settled.billing.cancelled:
+                step = _tick_now(settled, ticks[j], config, model)  # a tick off midnight
+                if not step.duplicate:
+                    settled = step.state
+                    steps.append(step)
+            j += 1
+        elif event_due:
+            settled = _tick_days(settled, events[i].ts.timestamp(), config, model, steps)
+            step = _process_now(settled, events[i], config, model)
+            settled = step.state
+            steps.append(step)
+            i += 1
+        else:
+            break
+    if not steps:
+        if not queued and i == 0 and j == 0:  # nothing changed
+            return StepResult(state, None, emit=False)
+        current = settled.with_pending(events[i:], ticks[j:])
+        return StepResult(current, lambda: _provisional_score(current, config, model), emit=False)
+    current = settled.with_pending(events[i:], ticks[j:])
+    last = steps[-1]
+
+    def build() -> ScoreRecord:
+        score = last.score
+        assert score is not None  # a step that is no duplicate has a score
+        return score
+
+    return StepResult(
+        current,
+        build,
+        tuple(t for s in steps for t in s.transitions),
+        tuple(e for s in steps for e in s.examples),
+        tuple(a for s in steps for a in s.alerts),
+        any(s.emit for s in steps),
+    )
+
+
+def _tick_days(
+    settled: AccountState,
+    upto: float,
+    config: ScoringConfig,
+    model: ChurnModel,
+    steps: list[StepResult],
+) -> AccountState:
+    """Tick the settled account at every day boundary (UTC midnight) after its time up to
+    `upto`, while it is live (it has events and is not cancelled, as
+    `streams.clock.is_live` asks): the settled path ticks itself every day, as
+    `score-file` does, whenever the tick records of the worker come."""
+    at = settled.clock.max_ts
+    if at is None:
+        return settled
+    day = int(at // DAY) + 1
+    while day * DAY <= upto and not settled.billing.cancelled:
+        step = _tick_now(settled, day * DAY, config, model)
+        if not step.duplicate:
+            settled = step.state
+            steps.append(step)
+        day += 1
+    return settled
+
+
+def _tick_settling(
+    state: AccountState, ts: float, config: ScoringConfig, model: ChurnModel
+) -> StepResult:
+    """Queue a tick at `ts` (unless the settled account is already there, or the tick is
+    queued), then settle what is older than the newest time seen minus `settle_hours`."""
+    ticks = state.pending_ticks
+    settled_at = state.clock.max_ts
+    if settled_at is None and not state.pending:  # no event yet: nothing to re-evaluate
+        return StepResult(state, None, emit=False)
+    queued = (settled_at is None or ts > settled_at) and ts not in ticks
+    if queued:
+        at = bisect.bisect_left(ticks, ts)
+        state = state.with_pending(state.pending, (*ticks[:at], ts, *ticks[at:]))
+    return _release(state, _horizon(state, config), config, model, queued)
+
+
+def _provisional_score(
+    state: AccountState, config: ScoringConfig, model: ChurnModel
+) -> ScoreRecord:
+    """The score of the settled state with the facts of the queued events added."""
+    facts = state.with_pending((), ())
+    for event in state.pending:
+        ts = event.ts.timestamp()
+        facts = apply_event(
+            facts, event, ts, _id_key(ts, event.event_id, _family_index(event)), config
+        )
+    return score_state(facts, config, model)
+
+
+def settle(state: AccountState, config: ScoringConfig, model: ChurnModel) -> StepResult:
+    """Settle every queued event now (`settle_hours`: the end of the input, e.g. the end of
+    a file): their outputs as `_release` gives them. `score` None when none was queued."""
+    if not state.pending and not state.pending_ticks:
+        return StepResult(state, None, emit=False)
+    return _release(state, float("inf"), config, model, queued=False)
 
 
 def score_state(

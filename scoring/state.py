@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from schemas.events import Event
 from scoring.decay import Series
 
 CHURN_MIX_SERIES: tuple[str, ...] = tuple(f"mix{i}" for i in range(16))
@@ -270,6 +271,13 @@ class AccountState:
     success: SuccessFacts = SuccessFacts()
     evidence: Evidence = field(default_factory=dict)
     memory: Memory = NO_MEMORY
+    pending: tuple[Event, ...] = ()
+    """Events arrived but not settled yet (`ScoringConfig.settle_hours`), ascending by
+    (ts, event id): the facts and the memory above hold the settled events only. Always
+    empty with `settle_hours` 0."""
+    pending_ticks: tuple[float, ...] = ()
+    """Ticks (`scoring.tick`) not settled yet, ascending: each settles in its place among
+    the events, before the events of its own time."""
 
     def with_memory(self, memory: Memory) -> AccountState:
         return AccountState(
@@ -281,6 +289,24 @@ class AccountState:
             self.success,
             self.evidence,
             memory,
+            self.pending,
+            self.pending_ticks,
+        )
+
+    def with_pending(
+        self, pending: tuple[Event, ...], ticks: tuple[float, ...] | None = None
+    ) -> AccountState:
+        return AccountState(
+            self.account_id,
+            self.clock,
+            self.usage,
+            self.support,
+            self.billing,
+            self.success,
+            self.evidence,
+            self.memory,
+            pending,
+            self.pending_ticks if ticks is None else ticks,
         )
 
     def to_bytes(self) -> bytes:

@@ -35,7 +35,10 @@ def day_boundaries(after: float | None, upto: float) -> Iterator[float]:
 
 def is_live(state: scoring.AccountState) -> bool:
     """An account worth re-scoring: it has events and its subscription is not cancelled
-    (a cancelled account is terminal until a new subscription starts)."""
+    (a cancelled account is terminal until a new subscription starts), or it has events
+    or ticks waiting to settle (`settle_hours`: the core decides as each tick settles)."""
+    if state.pending or state.pending_ticks:
+        return True
     return state.clock.max_ts is not None and not state.billing.cancelled
 
 

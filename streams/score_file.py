@@ -345,6 +345,18 @@ def score_file(
                 learner.add(step.examples)
                 model = learner.model
                 learned += len(step.examples)
+        for account, state in states.items():  # the end of the file settles what waits
+            step = scoring.settle(state, config, model)
+            if step.duplicate:  # nothing waited (`settle_hours` 0)
+                continue
+            states[account] = step.state
+            last[account] = step
+            if alerts_out is not None:
+                alerts_out.writelines(_jsonl(step.alerts))
+            if step.examples:
+                learner.add(step.examples)
+                model = learner.model
+                learned += len(step.examples)
         for step in last.values():
             assert step.score is not None
             out.write(step.score.model_dump_json().encode() + b"\n")

@@ -33,6 +33,7 @@ PUBLIC = {
     "process",
     "process_shadow",
     "score_state",
+    "settle",
     "tick",
     "track_record",
 }
