@@ -12,6 +12,7 @@ from scoring.config import ScoringConfig
 from scoring.config_load import load_config
 from scoring.engine import StepResult, is_too_late, process, process_shadow, score_state, tick
 from scoring.errors import ConfigError, ConflictingDuplicateError, ScoringError, TooLateError
+from scoring.shadow import ShadowScore, shadow_score
 from scoring.state import AccountState, new_state
 from scoring.track import CalibrationBin, TrackRecordRow
 
@@ -25,6 +26,7 @@ __all__ = [
     "LabelledExample",
     "ScoringConfig",
     "ScoringError",
+    "ShadowScore",
     "StepResult",
     "TooLateError",
     "TrackRecordRow",
@@ -39,6 +41,7 @@ __all__ = [
     "process",
     "process_shadow",
     "score_state",
+    "shadow_score",
     "tick",
     "track_record",
 ]

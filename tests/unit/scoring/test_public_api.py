@@ -19,6 +19,7 @@ PUBLIC = {
     "LabelledExample",
     "ScoringConfig",
     "ScoringError",
+    "ShadowScore",
     "StepResult",
     "TooLateError",
     "TrackRecordRow",
@@ -33,6 +34,7 @@ PUBLIC = {
     "process",
     "process_shadow",
     "score_state",
+    "shadow_score",
     "tick",
     "track_record",
 }
