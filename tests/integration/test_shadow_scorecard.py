@@ -119,6 +119,7 @@ def test_the_worker_writes_shadow_scores_to_clickhouse_and_live_scores_stay_the_
         assert worker.running and published, worker.log_tail()
         scores = pipeline.read_output("scores", lambda s: len(s) >= published, timeout=60)
         assert len(scores) == published == shadowed, worker.log_tail()
+        assert "shadow scorecard 'candidate'" in worker.log_path.read_text()
 
     # live: exactly the scores of the same events scored without a shadow
     without = config_from_mapping({**config.model_dump(), "shadow_scorecard": None})
