@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP) ## create .venv and install healthscore with its dev tools
 
 kafka-jars: install ## resolve the Apache Kafka jars with Maven into the cache (once)
-	$(BIN)/python -c 'from streams.infra.local_kafka import ensure_kafka_jars; ensure_kafka_jars()'
+	$(BIN)/python -c 'from devtools.local_kafka import ensure_kafka_jars; ensure_kafka_jars()'
 
 lint: install ## ruff lint + format check, import contracts
 	$(BIN)/ruff check .
@@ -59,7 +59,7 @@ bench-quality: install ## churn and health AUC on a ChurnSim set by its protocol
 	$(BIN)/python -m bench.quality $(QUALITY_SET) $(QUALITY_ARGS)
 
 grafana: install ## regenerate the Grafana boards and provisioning files under dashboards/
-	$(BIN)/python -m streams.grafana.generate
+	$(BIN)/python -m dashboards.build.generate
 
 format: install ## apply ruff formatting and safe fixes
 	$(BIN)/ruff check --fix .

@@ -211,7 +211,7 @@ def _run_phases(
     args = ctx.args
     attempt("generate", phases.generate)
     if KAFKA_PHASES & set(wanted):
-        from streams.infra.local_kafka import broker_from_env_or_local, kafka_version
+        from devtools.local_kafka import broker_from_env_or_local, kafka_version
 
         external = bool(os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip())
         ctx.results["kafka_version"] = "external broker" if external else kafka_version()

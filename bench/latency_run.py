@@ -23,8 +23,8 @@ from bench import kafka, latency
 from bench.context import Context
 from bench.events import EventStream
 from bench.worker_run import BenchError, Progress, WorkerRun
+from devtools.kafka_io import create_topics
 from schemas.events import Family
-from streams.kafka_io import create_topics
 
 
 def _has_received(p: Progress, goal: int) -> bool:

@@ -25,8 +25,8 @@ from bench import kafka, latency_run, profile
 from bench.context import REPO, Context
 from bench.events import EventStream
 from bench.worker_run import BenchError, WorkerRun, throughput
+from devtools.kafka_io import create_topics
 from schemas.events import Family
-from streams.kafka_io import create_topics
 
 # --- events and pre-load ------------------------------------------------------
 
@@ -166,7 +166,7 @@ def worker(ctx: Context) -> None:
     cpu = run.cpu_between(ready, end.at)
     kernel = run.cpu_between(ready, end.at, system=True)
     ctx.phases["worker"] = {
-        "method": "real worker process (python -m streams.cli worker) on the pre-loaded topics; "
+        "method": "real worker process (python -m healthscore worker) on the pre-loaded topics; "
         "events / time from its '[^Worker]: Ready' log line to its first progress line with "
         "received == N (progress lines come every 2 s, so this errs low by <= 2 s / run time)",
         "events": t.events,

@@ -24,9 +24,9 @@ from typing import Any
 import orjson
 
 import scoring
+from devtools.demo.portfolio import generate
 from schemas.events import FAMILY_BY_TYPE, Family
 from scoring.config_load import config_from_mapping, packaged_defaults
-from streams.demo.portfolio import generate
 from streams.pipeline import BatchProcessor, RawRecord
 
 TOPICS = {f: f"t.{f.value}" for f in Family}

@@ -238,34 +238,6 @@ def hostile_stream(
     return out
 
 
-async def send_messages(
-    bootstrap: str, messages: list[tuple[str, bytes | None, bytes]], rate: float = 0
-) -> None:
-    """Send in order; with `rate` > 0, at most that many messages per second."""
-    from aiokafka import AIOKafkaProducer
-
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
-        linger_ms=5,
-        max_batch_size=256 * 1024,
-        max_request_size=1024 * 1024,
-        acks="all",
-    )
-    await producer.start()
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    try:
-        for i, (topic, key, value) in enumerate(messages):
-            await producer.send(topic, value, key=key)
-            if rate > 0 and i % 500 == 499:
-                ahead = (i + 1) / rate - (loop.time() - started)
-                if ahead > 0:
-                    await asyncio.sleep(ahead)
-        await producer.flush()
-    finally:
-        await producer.stop()
-
-
 def rss_kb(pid: int) -> int | None:
     """Resident set size of `pid` and its children (the worker runs as one process)."""
     try:
@@ -378,9 +350,9 @@ def run_soak(
     log: Any = print,
 ) -> dict[str, Any]:
     """One soak run on the broker at `bootstrap`; returns the result (see module doc)."""
-    from streams.demo.portfolio import generate
-    from streams.kafka_io import create_topics, group_progress, read_topic
-    from streams.runner import WorkerProcess
+    from devtools.demo.portfolio import generate
+    from devtools.kafka_io import create_topics, group_progress, read_topic, send_messages
+    from devtools.runner import WorkerProcess
     from streams.settings import load_settings
 
     run = uuid.uuid4().hex[:8]
@@ -605,7 +577,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="JSON file (bench/results/...)")
     args = parser.parse_args(argv)
 
-    from streams.infra.local_kafka import broker_from_env_or_local
+    from devtools.local_kafka import broker_from_env_or_local
 
     work_dir = Path(tempfile.mkdtemp(prefix="healthscore-soak-"))
     print(f"soak: work dir {work_dir}")

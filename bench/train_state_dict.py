@@ -20,8 +20,8 @@ import zstandard
 
 import scoring
 from bench.state_size import measure
+from devtools.demo.portfolio import generate
 from schemas.decode import validate_event
-from streams.demo.portfolio import generate
 
 OUT = Path(__file__).resolve().parents[1] / "streams" / "state_v1.zdict"
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from streams.runner import WorkerProcess
+from devtools.runner import WorkerProcess
 
 FIELD = re.compile(r"\b([a-z_]+)=(\d+)\b")
 READY = "[^Worker]: Ready"

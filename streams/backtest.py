@@ -57,6 +57,7 @@ from schemas.decode import decode_event, validate_event
 from schemas.errors import DeadLetterReason, DecodeError
 from streams import backtest_report as report
 from streams.errors import StreamsError
+from streams.extras import require
 from streams.score_file import (
     MAX_BAD_SAMPLES,
     BadLine,
@@ -642,7 +643,12 @@ def check_paths(options: BacktestOptions) -> str:
         raise StreamsError("--workers must be at least 1")
     if options.clickhouse is not None and not options.run:
         raise StreamsError("--clickhouse needs --run NAME")
-    return "parquet" if options.events.suffix.lower() in {".parquet", ".pq"} else "jsonl"
+    kind = "parquet" if options.events.suffix.lower() in {".parquet", ".pq"} else "jsonl"
+    if kind == "parquet":
+        require("pyarrow", "reading Parquet")
+    if options.draw:
+        require("matplotlib", "drawing the backtest's charts (or pass --no-charts)")
+    return kind
 
 
 def backtest(options: BacktestOptions, progress: bool = False) -> BacktestResult:

@@ -391,7 +391,7 @@ def draw(
 ) -> tuple[list[Path], Path]:
     """PNG per side (the demo's quadrant charts of the portfolio) and one for the alerts per
     account per month, and an HTML page with them and the printed comparison."""
-    from streams.demo.charts import AccountPoint, readiness_chart, render, success_chart
+    from streams.charts import AccountPoint, readiness_chart, render, success_chart
 
     pngs = []
     for side, portfolio, (cust, comp, clarity, prio) in zip(

@@ -8,27 +8,20 @@ and runs young collections every 500,000 net allocations (`install`).
 
 Every event replaces its account's state and reference counting frees the old
 one (the scoring code makes no cycles: a collection over 150,000 events found
-nothing to collect), so young collections find little; at 500,000 the bench
-worker collected mostly while its 10,000 states grew: 2.0 s of GC over the 1M
-backlog against 9.2 s at 50,000 (2026-12-04, same code otherwise; 6,441 against
-6,278 events/s, within this machine's run-to-run noise). 500,000 was first tried
-on 2026-11-23 and reverted because workers then stopped consuming mid-stream in
-one full `make test` run; that stall was Faust's recovery race fixed in
-`streams.transport` (`ResumeKeepsFreshMessages`), which also struck at 50,000.
+nothing to collect), so young collections find little, and the collector runs
+mostly while the cached states grow: in the bench, 2.0 s of GC over a 1M-event
+backlog, against 9.2 s with young collections every 50,000 (CHANGELOG.md has
+the measurements and what was tried before).
 
 `stats` counts collections and their seconds per generation, for the
 progress line (`gc_ms`, `gc_longest_ms`): the longest pauses, 0.6-0.9 s in the
 bench, are the older generations' collections while the cached states grow.
 
-Also tried and reverted (2026-11-23): freezing everything alive after each state
-flush (with a full collection every 10 minutes) cut GC time by ~35% and the
-longest pause to ~150 ms, but in the fault tests workers then stopped
-consuming after a restart or a rebalance in 4 fault-test runs of 5 (0 of 3
-without it). Part of that was the recovery race above; but freezing at run time
-stays out: Faust tracks unacknowledged messages in a weak set and, before a
-rebalance completes, waits until it is empty, collecting garbage to empty it
+Only what start-up built is frozen, never what the worker holds at run time:
+Faust tracks unacknowledged messages in a weak set and, before a rebalance
+completes, waits until it is empty, collecting garbage to empty it
 (`Consumer.wait_empty`), and a frozen message in a reference cycle would never
-leave it. Freezing is safe only for what start-up built.
+leave it.
 """
 
 from __future__ import annotations

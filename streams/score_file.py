@@ -47,6 +47,7 @@ from schemas.errors import DeadLetterReason, DecodeError
 from schemas.events import MODEL_BY_TYPE, Event
 from streams.clock import FileClock, is_live, tick_accounts
 from streams.errors import StreamsError
+from streams.extras import require
 
 MAX_BAD_SAMPLES = 10
 PROGRESS_EVERY = 50_000
@@ -128,10 +129,9 @@ def _clean_row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _parquet_records(path: Path) -> Iterator[tuple[int, Event | DecodeError]]:
-    try:
-        import pyarrow.parquet as pq
-    except ImportError as exc:  # pragma: no cover - pyarrow is a project dependency
-        raise StreamsError("reading Parquet needs pyarrow (pip install pyarrow)") from exc
+    require("pyarrow", "reading Parquet")
+    import pyarrow.parquet as pq
+
     number = 0
     for batch in pq.ParquetFile(path).iter_batches():
         for row in batch.to_pylist():

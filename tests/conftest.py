@@ -14,7 +14,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
-    from streams.infra.local_kafka import broker_from_env_or_local
+    from devtools.local_kafka import broker_from_env_or_local
 
     with broker_from_env_or_local() as bootstrap:
         yield bootstrap

@@ -36,10 +36,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 import scoring
+from devtools.kafka_io import group_progress
+from devtools.runner import WorkerProcess
 from schemas.decode import decode_event
 from schemas.errors import DecodeError
-from streams.kafka_io import group_progress
-from streams.runner import WorkerProcess
 
 PROGRESS = re.compile(r"received=(\d+) applied=(\d+) duplicates=(\d+) dead_letters=(\d+)")
 DEFAULT_CONFIG = Path(scoring.__file__).resolve().parent / "default_config.yaml"

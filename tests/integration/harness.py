@@ -11,10 +11,10 @@ from typing import Any
 
 import orjson
 
+from devtools.kafka_io import create_topics, read_topic
+from devtools.runner import WorkerProcess
 from schemas.events import Family
 from streams.clickhouse import ClickHouse, connect
-from streams.kafka_io import create_topics, read_topic
-from streams.runner import WorkerProcess
 from streams.settings import Settings, load_settings
 
 

@@ -24,9 +24,9 @@ from typing import Any
 import orjson
 import pytest
 
+from devtools.kafka_io import produce_events
+from devtools.runner import WorkerProcess
 from schemas.decode import decode_event
-from streams.kafka_io import produce_events
-from streams.runner import WorkerProcess
 from tests.integration.harness import Pipeline
 
 pytestmark = pytest.mark.integration

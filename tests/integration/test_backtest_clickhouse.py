@@ -9,10 +9,10 @@ import orjson
 import pytest
 
 import scoring
+from devtools.demo.export import write_events
+from devtools.demo.portfolio import generate
 from streams import backtest as bt
 from streams.clickhouse import connect
-from streams.demo.export import write_events
-from streams.demo.portfolio import generate
 from streams.errors import StreamsError
 from streams.settings import load_settings
 

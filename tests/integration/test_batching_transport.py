@@ -10,10 +10,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from bench.soak import send_messages
+from devtools.demo.portfolio import generate
+from devtools.kafka_io import group_progress, produce_events, send_messages
 from schemas.events import FAMILY_BY_TYPE
-from streams.demo.portfolio import generate
-from streams.kafka_io import group_progress, produce_events
 from tests.integration.harness import Pipeline
 
 pytestmark = pytest.mark.integration

@@ -24,6 +24,9 @@ import pytest
 from aiokafka.partitioner import murmur2
 
 import scoring
+from devtools.demo.portfolio import generate
+from devtools.kafka_io import group_progress, produce_events
+from devtools.runner import WorkerProcess, wait_until
 from streams.churn_model import (
     CHECKPOINT,
     CURRENT,
@@ -32,9 +35,6 @@ from streams.churn_model import (
     decode_checkpoint,
     read_models,
 )
-from streams.demo.portfolio import generate
-from streams.kafka_io import group_progress, produce_events
-from streams.runner import WorkerProcess, wait_until
 from tests.integration.faults_harness import DEFAULT_CONFIG, counters, wait_committed
 from tests.integration.harness import Pipeline
 
@@ -266,9 +266,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 import orjson
 from streams.clickhouse import connect
-from streams.grafana.boards import BOARDS
-from streams.grafana.generate import ROOT
-from streams.grafana.macros import QueryContext, expand
+from dashboards.build.boards import BOARDS
+from dashboards.build.generate import ROOT
+from dashboards.build.macros import QueryContext, expand
 from streams.settings import load_settings
 
 settings = load_settings(data_dir=Path(sys.argv[1]))
@@ -360,7 +360,7 @@ def test_healthscore_model_prints_the_version_its_coefficients_and_its_record(
 ) -> None:
     pipeline: Pipeline = learned["pipeline"]
     proc = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "model"],
+        [sys.executable, "-m", "healthscore", "model"],
         env={**os.environ, **pipeline.env},
         capture_output=True,
         timeout=60,

@@ -37,11 +37,11 @@ from pathlib import Path
 import pytest
 from clickhouse_connect.driver.httpclient import HttpClient
 
+from devtools.demo.portfolio import generate
+from devtools.kafka_io import produce_events
 from streams.clickhouse import ClickHouse, ClickHouseWriter, connect
 from streams.clickhouse.migrations import available
-from streams.demo.portfolio import generate
 from streams.errors import ClickHouseError
-from streams.kafka_io import produce_events
 from streams.settings import load_settings
 from tests.integration.harness import Pipeline
 

@@ -12,8 +12,8 @@ from typing import Any
 import orjson
 import pytest
 
+from devtools.kafka_io import produce_events
 from streams.clock import Tick
-from streams.kafka_io import produce_events
 from tests.integration.harness import Pipeline
 from tests.unit.scoring.factory import at
 from tests.unit.scoring.scripts import healthy

@@ -4,7 +4,7 @@ A synthetic portfolio goes through the real pipeline (`BatchProcessor`: decode,
 dead-letter, `scoring.process`, churn learning) in worker-sized batches; its
 outputs are written with the `streams.clickhouse.rows` mappers into embedded
 ClickHouse (chDB). Then the queries of the committed board files are expanded
-the way Grafana would (`streams.grafana.macros`) and run, with "All" and with
+the way Grafana would (`dashboards.build.macros`) and run, with "All" and with
 explicit selections. The scoring core emits no alerts yet, so alerts are
 `schemas.outputs.Alert`s derived from the real transitions and scores (entered
 work to keep; churn risk crossing the alert threshold).
@@ -23,6 +23,12 @@ import orjson
 import pytest
 
 import scoring
+from dashboards.build.alerting import CHURN_ALERT_THRESHOLD, account_rules, severity_sql
+from dashboards.build.boards import BOARDS
+from dashboards.build.generate import ROOT
+from dashboards.build.macros import QueryContext, expand
+from dashboards.build.panels import Panel
+from devtools.demo.portfolio import generate
 from schemas.events import FAMILY_BY_TYPE, Family, Tier
 from schemas.outputs import Alert, Driver, ScoreRecord, Severity
 from scoring.alerts import account_urgency, severity
@@ -43,12 +49,6 @@ from streams.clickhouse.rows import (
     shadow_row,
     transition_row,
 )
-from streams.demo.portfolio import generate
-from streams.grafana.alerting import CHURN_ALERT_THRESHOLD, account_rules, severity_sql
-from streams.grafana.boards import BOARDS
-from streams.grafana.generate import ROOT
-from streams.grafana.macros import QueryContext, expand
-from streams.grafana.panels import Panel
 from streams.pipeline import BatchOutput, BatchProcessor, RawRecord
 from streams.settings import Settings, load_settings
 

@@ -27,7 +27,7 @@ def test_demo_prints_a_summary_that_matches_clickhouse_and_draws_the_portfolio(
 ):
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap}
     result = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "demo", "--accounts", "40", "--days", "20",
+        [sys.executable, "-m", "healthscore", "demo", "--accounts", "40", "--days", "20",
          "--out", str(tmp_path)],
         env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip

@@ -28,11 +28,11 @@ import orjson
 import pytest
 
 from bench.soak import BAD_KINDS, run_soak
+from devtools.demo.portfolio import generate
+from devtools.kafka_io import produce_events
+from devtools.local_kafka import LocalKafka
+from devtools.runner import WorkerProcess, wait_until
 from schemas.events import FAMILY_BY_TYPE, Family
-from streams.demo.portfolio import generate
-from streams.infra.local_kafka import LocalKafka
-from streams.kafka_io import produce_events
-from streams.runner import WorkerProcess, wait_until
 from tests.integration.faults_harness import (
     DEFAULT_CONFIG,
     changelog_states,

@@ -15,11 +15,10 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
+from devtools.kafka_io import group_progress, send_messages
 from schemas.events import Family
-from streams.kafka_io import group_progress
 from tests.integration.faults_harness import changelog_states
 from tests.integration.harness import Pipeline
-from tests.integration.test_ingestion_contract import send_all
 
 pytestmark = pytest.mark.integration
 
@@ -73,7 +72,7 @@ def test_poison_messages_become_dead_letters_and_the_worker_loses_nothing(
     total = len(messages)
 
     with pipeline.worker() as worker:
-        asyncio.run(send_all(kafka_bootstrap, messages))
+        asyncio.run(send_messages(kafka_bootstrap, messages))
         group, names = pipeline.settings.app_id, [topic]
         done = 0
         for _ in range(360):  # until the worker group has committed every message
@@ -144,7 +143,7 @@ def test_a_new_accounts_backdated_history_is_refused_by_the_worker_when_configur
     messages = [(topic, str(e["account_id"]).encode(), orjson.dumps(e)) for e in fabricated + real]
 
     with pipeline.worker() as worker:
-        asyncio.run(send_all(kafka_bootstrap, messages))
+        asyncio.run(send_messages(kafka_bootstrap, messages))
         done = 0
         for _ in range(240):
             done, _all = asyncio.run(

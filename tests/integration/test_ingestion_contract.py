@@ -10,11 +10,10 @@ from collections import Counter
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
 
+from devtools.demo.portfolio import generate
+from devtools.kafka_io import group_progress, send_messages
 from schemas.events import FAMILY_BY_TYPE, Family
-from streams.demo.portfolio import generate
-from streams.kafka_io import group_progress
 from tests.integration.harness import Pipeline
 
 pytestmark = pytest.mark.integration
@@ -42,17 +41,6 @@ def hostile(topics: dict[Family, str], valid: list[dict]) -> list[tuple[str, byt
     ]
 
 
-async def send_all(bootstrap: str, messages: list[tuple[str, bytes | None, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, max_request_size=1024 * 1024)
-    await producer.start()
-    try:
-        for topic, key, value in messages:
-            await producer.send(topic, value, key=key)
-        await producer.flush()
-    finally:
-        await producer.stop()
-
-
 def test_every_message_is_scored_once_or_dead_lettered_with_a_reason(kafka_bootstrap, tmp_path):
     pipeline = Pipeline.create(kafka_bootstrap, tmp_path)
     topics = pipeline.settings.input_topics
@@ -77,7 +65,7 @@ def test_every_message_is_scored_once_or_dead_lettered_with_a_reason(kafka_boots
     total = len(messages)
 
     with pipeline.worker() as worker:
-        asyncio.run(send_all(kafka_bootstrap, messages))
+        asyncio.run(send_messages(kafka_bootstrap, messages))
 
         group, names = pipeline.settings.app_id, list(topics.values())
         for _ in range(240):  # until the worker group has committed every message

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from streams.infra.local_kafka import (
+from devtools.local_kafka import (
     BOOTSTRAP_ENV,
     JAVA_ENV,
     KafkaLaunchError,

@@ -9,8 +9,8 @@ from collections import Counter
 
 import pytest
 
-from streams.demo.portfolio import generate
-from streams.kafka_io import produce_events
+from devtools.demo.portfolio import generate
+from devtools.kafka_io import produce_events
 from tests.integration.harness import Pipeline, latest_by_account
 
 pytestmark = pytest.mark.integration

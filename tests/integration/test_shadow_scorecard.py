@@ -24,10 +24,10 @@ import pytest
 import yaml
 
 import scoring
+from devtools.kafka_io import produce_events
 from schemas.events import FAMILY_BY_TYPE, Family
 from scoring.config_load import config_from_mapping
 from scoring.names import SIGNALS, SIGNED_SIGNALS
-from streams.kafka_io import produce_events
 from streams.pipeline import BatchOutput, BatchProcessor, RawRecord
 from tests.integration.harness import Pipeline
 

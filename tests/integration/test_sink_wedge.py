@@ -29,8 +29,8 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from streams.demo.portfolio import generate
-from streams.kafka_io import produce_events
+from devtools.demo.portfolio import generate
+from devtools.kafka_io import produce_events
 from streams.worker import SHUTDOWN_TIMEOUT_SECONDS
 from tests.integration.faults_harness import (
     clickhouse_view,

@@ -13,10 +13,10 @@ import orjson
 import pytest
 
 import scoring
+from devtools.demo.export import write_events
+from devtools.demo.portfolio import generate
 from scoring.track import roc_auc
 from streams import backtest as bt
-from streams.demo.export import write_events
-from streams.demo.portfolio import generate
 from streams.errors import StreamsError
 
 NOW = datetime(2100, 1, 1, tzinfo=UTC)
@@ -232,7 +232,7 @@ def test_bad_records_are_counted_with_their_line_across_processes_and_fail_the_c
         (2003, "invalid_field"),
     ]
     assert result.bad_samples[2].field == "ts"
-    from streams.cli import main
+    from healthscore.cli import main
 
     out = str(data["root"] / "bad_cli")
     argv = ["backtest", str(events), "--out", out, "--now", "2100-01-01", "--no-charts"]

@@ -10,9 +10,9 @@ import orjson
 import pytest
 
 import scoring
+from devtools.demo.portfolio import generate
 from schemas.decode import decode_event
 from schemas.events import FAMILY_BY_TYPE, Family
-from streams.demo.portfolio import generate
 from streams.pipeline import BatchOutput, BatchProcessor, RawRecord
 
 TOPICS = {family: f"t.{family.value}" for family in Family}

@@ -6,10 +6,10 @@ from __future__ import annotations
 import orjson
 
 import scoring
+from devtools.demo.portfolio import generate
 from schemas.decode import decode_event
 from schemas.outputs import Driver
 from streams.clickhouse.rows import drivers_json
-from streams.demo.portfolio import generate
 from streams.pipeline import BatchProcessor, RawRecord
 from streams.sinks import encode
 

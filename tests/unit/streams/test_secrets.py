@@ -161,7 +161,7 @@ def test_the_worker_process_never_logs_a_secret(tmp_path, secrets):
         "HEALTHSCORE_SECRETS_DIR": "",
     }
     env.pop("CLICKHOUSE_URL")  # the worker's ClickHouse is embedded here; see the next test
-    output = _run_for([sys.executable, "-m", "streams.cli", "-v", "worker"], env, 8, ROOT)
+    output = _run_for([sys.executable, "-m", "healthscore", "-v", "worker"], env, 8, ROOT)
     assert "starting worker" in output, output[-3000:]  # it ran and logged its settings
     assert "alert_webhook': 'set'" in output
     _assert_no_secret(output, secrets, "the worker's output")
@@ -170,7 +170,7 @@ def test_the_worker_process_never_logs_a_secret(tmp_path, secrets):
 def test_migrate_with_credentials_in_the_clickhouse_url_never_prints_them(
     monkeypatch, capsys, caplog, secrets
 ):
-    from streams import cli
+    from healthscore import cli
     from streams.clickhouse import client
 
     port = _closed_port()
@@ -223,7 +223,7 @@ def grafana_stub() -> Iterator[tuple[str, type[_Grafana]]]:
 def test_grafana_publish_sends_the_token_but_never_prints_it(
     monkeypatch, capsys, caplog, secrets, grafana_stub, status
 ):
-    from streams import cli
+    from healthscore import cli
 
     url, handler = grafana_stub
     handler.status = status
@@ -241,7 +241,7 @@ def test_grafana_publish_sends_the_token_but_never_prints_it(
 
 
 def _has_publish() -> bool:
-    from streams.cli import build_parser
+    from healthscore.cli import build_parser
 
     try:
         build_parser().parse_args(["grafana", "publish", "--help"])
@@ -257,9 +257,9 @@ SQL_CALLS = {"query", "query_dicts", "command"}
 SQL_WORDS = re.compile(r"\b(SELECT|INSERT|CREATE|ALTER|DROP|DELETE|FROM|WHERE|OPTIMIZE)\b")
 # Expressions that may be interpolated into SQL text, each an identifier, and why it is
 # safe: the database name is validated by Settings (pattern ^[A-Za-z_][A-Za-z0-9_]*$);
-# `table` in streams/demo/report.py is only ever a literal table name.
+# `table` in devtools/demo/report.py is only ever a literal table name.
 ALLOWED_IDENTIFIERS = {"db", "ch.database", "self.database", "table", "DB"}
-# Python SQL text in streams/grafana is dashboard/alert query text that Grafana runs, with
+# Python SQL text in dashboards/build is dashboard/alert query text that Grafana runs, with
 # Grafana's own template variables (${var:singlequote}); Python only interpolates
 # identifiers and SQL fragments built from constants there. It is not executed here.
 GRAFANA = STREAMS / "grafana"
@@ -302,7 +302,7 @@ def _interpolations(tree: ast.AST) -> Iterator[tuple[int, str, str]]:
 
 
 def test_sql_in_streams_interpolates_only_identifiers():
-    """Static check over every module in streams/ outside streams/grafana: no SQL-looking
+    """Static check over every module in streams/ outside dashboards/build: no SQL-looking
     string (f-string, str.format or %) has anything but an allowed identifier formatted
     into it, and every query/command call passes either a constant, such an f-string, or
     a variable (the client's own `sql` parameter, migration statements). What it cannot

@@ -9,11 +9,11 @@ import orjson
 import pytest
 
 import scoring
+from devtools.demo.portfolio import generate
 from schemas.events import FAMILY_BY_TYPE, Family
 from scoring.config_load import config_from_mapping, packaged_defaults
 from scoring.names import SIGNALS, SIGNED_SIGNALS
 from streams.clickhouse.rows import SHADOW_COLUMNS, shadow_row
-from streams.demo.portfolio import generate
 from streams.pipeline import BatchOutput, BatchProcessor, RawRecord
 
 TOPICS = {family: f"t.{family.value}" for family in Family}

@@ -16,9 +16,9 @@ import orjson
 import pytest
 
 import scoring
+from devtools.demo.portfolio import generate
 from schemas.events import FAMILY_BY_TYPE, Family
 from streams.clickhouse.writer import RowsAbandoned
-from streams.demo.portfolio import generate
 from streams.gate import StateFlusher
 from streams.pipeline import BatchProcessor, RawRecord
 from streams.statepack import unpack_value

@@ -7,8 +7,8 @@ import orjson
 import pytest
 
 import scoring
+from devtools.demo.portfolio import generate
 from schemas.events import FAMILY_BY_TYPE, Family
-from streams.demo.portfolio import generate
 from streams.pipeline import BatchProcessor, RawRecord
 from streams.statepack import NO_POSITIONS, pack_value, unpack_value
 

@@ -1,0 +1,277 @@
+"""Account: one account's score, signals, quadrants, transitions and alerts over time."""
+
+from __future__ import annotations
+
+from dashboards.build.boards.base import (
+    BAND_COLORS,
+    HAPPINESS_COLORS,
+    READINESS_COLORS,
+    SUCCESS_COLORS,
+    TIER_COLORS,
+    Board,
+    drivers_text,
+    rows,
+)
+from dashboards.build.panels import Panel
+from dashboards.build.variables import DB, ONE_ACCOUNT
+from dashboards.build.visuals import stat, state_timeline, table, timeseries
+from scoring.names import MILESTONE_COMPLETION, SIGNALS
+
+LATEST = f"{DB}.latest_score FINAL"
+HISTORY = f"{DB}.score_history"
+IN_RANGE = f"{ONE_ACCOUNT} AND $__timeFilter(ts)"
+
+
+def now() -> Panel:
+    columns = [
+        "health",
+        "band",
+        "churn_risk",
+        "success_quadrant",
+        "readiness_quadrant",
+        "happiness_band",
+        "tier",
+        "engagement",
+        "coverage",
+        "freshness_days",
+    ]
+    return stat(
+        "Now",
+        f"""
+        SELECT health, band, churn_risk, success_quadrant, readiness_quadrant, happiness_band,
+               tier, engagement, coverage, freshness_days
+        FROM {LATEST}
+        WHERE {ONE_ACCOUNT}
+        """,
+        columns,
+        width=24,
+        height=4,
+        description="The latest score. Coverage: share of the scorecard's weight resting on "
+        "known signals; freshness: age in days of the newest data behind it.",
+        units={
+            "churn_risk": "percentunit",
+            "coverage": "percentunit",
+            "freshness_days": "d",
+            "health": "none",
+        },
+        colors={
+            "band": BAND_COLORS,
+            "success_quadrant": SUCCESS_COLORS,
+            "readiness_quadrant": READINESS_COLORS,
+            "happiness_band": HAPPINESS_COLORS,
+            "tier": TIER_COLORS,
+        },
+    )
+
+
+def health() -> Panel:
+    return timeseries(
+        "Health score",
+        f"""
+        SELECT $__timeInterval(ts) AS time, argMax(health, ts) AS health,
+               argMax(trend_7d, ts) AS trend_7d, argMax(trend_30d, ts) AS trend_30d
+        FROM {HISTORY}
+        WHERE {IN_RANGE}
+        GROUP BY time
+        ORDER BY time
+        """,
+        ["time", "health", "trend_7d", "trend_30d"],
+        width=12,
+        height=9,
+        unit="none",
+        description="Health (0-100) and its 7 and 30 day trends, last value per interval.",
+    )
+
+
+def churn_and_coverage() -> Panel:
+    return timeseries(
+        "Churn risk and coverage",
+        f"""
+        SELECT $__timeInterval(ts) AS time, argMax(churn_risk, ts) AS churn_risk,
+               argMax(coverage, ts) AS coverage
+        FROM {HISTORY}
+        WHERE {IN_RANGE}
+        GROUP BY time
+        ORDER BY time
+        """,
+        ["time", "churn_risk", "coverage"],
+        width=12,
+        height=9,
+        unit="percentunit",
+        soft_range=(0.0, 1.0),
+    )
+
+
+def signals() -> Panel:
+    picks = ",\n               ".join(f"argMax(signals['{s}'], ts) AS {s}" for s in SIGNALS)
+    return timeseries(
+        "Signals",
+        f"""
+        SELECT $__timeInterval(ts) AS time,
+               {picks}
+        FROM {HISTORY}
+        WHERE {IN_RANGE}
+        GROUP BY time
+        ORDER BY time
+        """,
+        ["time", *SIGNALS],
+        width=24,
+        height=9,
+        unit="none",
+        soft_range=(-1.0, 1.0),
+        description="The signals (velocity and both happiness signals on -1..1, the rest "
+        f"0..1); a gap is an unknown signal, not zero. `{MILESTONE_COMPLETION}` is where "
+        "milestones show: the schema keeps no list of milestones or tickets.",
+    )
+
+
+def timeline() -> Panel:
+    return state_timeline(
+        "Quadrant timeline",
+        f"""
+        SELECT $__timeInterval(ts) AS time,
+               argMax(success_quadrant, ts) AS success_quadrant,
+               argMax(readiness_quadrant, ts) AS readiness_quadrant,
+               argMax(band, ts) AS band,
+               argMax(happiness_band, ts) AS happiness_band
+        FROM {HISTORY}
+        WHERE {IN_RANGE}
+        GROUP BY time
+        ORDER BY time
+        """,
+        ["time", "success_quadrant", "readiness_quadrant", "band", "happiness_band"],
+        width=24,
+        height=7,
+        colors={**SUCCESS_COLORS, **READINESS_COLORS, **BAND_COLORS, **HAPPINESS_COLORS},
+    )
+
+
+def transitions() -> Panel:
+    return table(
+        "Transitions",
+        f"""
+        SELECT ts AS time, kind, from_value, to_value, {drivers_text("drivers")} AS drivers,
+               event_id
+        FROM {DB}.transitions FINAL
+        WHERE {IN_RANGE}
+        ORDER BY ts DESC
+        LIMIT 200
+        """,
+        ["time", "kind", "from_value", "to_value", "drivers", "event_id"],
+        width=12,
+        height=9,
+        description="Every change of quadrant, band, tier or success potential, with the "
+        "signals that moved it.",
+        colors={"to_value": {**SUCCESS_COLORS, **READINESS_COLORS, **BAND_COLORS}},
+    )
+
+
+def alerts() -> Panel:
+    return table(
+        "Alerts",
+        f"""
+        SELECT ts AS time, kind, severity, message, tier, engagement, dedupe_key
+        FROM {DB}.alerts FINAL
+        WHERE {IN_RANGE}
+        ORDER BY ts DESC
+        LIMIT 200
+        """,
+        ["time", "kind", "severity", "message", "tier", "engagement", "dedupe_key"],
+        width=12,
+        height=9,
+        colors={
+            "severity": {"critical": "dark-red", "high": "red", "medium": "orange", "low": "blue"}
+        },
+    )
+
+
+def _drivers(title: str, column: str, description: str) -> Panel:
+    return table(
+        title,
+        f"""
+        SELECT JSONExtractString(d, 'signal') AS signal,
+               JSONExtract(d, 'value', 'Nullable(Float64)') AS value,
+               JSONExtractFloat(d, 'weight') AS weight,
+               JSONExtractFloat(d, 'effect') AS effect
+        FROM {LATEST}
+        ARRAY JOIN JSONExtractArrayRaw({column}) AS d
+        WHERE {ONE_ACCOUNT}
+        """,
+        ["signal", "value", "weight", "effect"],
+        width=8,
+        height=8,
+        description=description,
+    )
+
+
+def fits() -> Panel:
+    return table(
+        "Success potential: the six fits",
+        f"""
+        SELECT fit, multiIf(holds IS NULL, 'unknown', holds = 1, 'holds', 'missing') AS status,
+               multiIf(success_potential IS NULL, 'unknown', success_potential = 1, 'yes', 'no')
+                   AS potential
+        FROM {LATEST}
+        ARRAY JOIN mapKeys(fits) AS fit, mapValues(fits) AS holds
+        WHERE {ONE_ACCOUNT}
+        ORDER BY fit
+        """,
+        ["fit", "status", "potential"],
+        width=8,
+        height=8,
+        description="Seed 004: success potential holds only when all six fits hold.",
+        colors={"status": {"holds": "green", "missing": "red", "unknown": "#8e8e8e"}},
+    )
+
+
+def live_vs_shadow() -> Panel:
+    return timeseries(
+        "Live vs shadow health",
+        f"""
+        SELECT $__timeInterval(ts) AS time, argMax(live_health, ts) AS live_health,
+               argMax(health, ts) AS shadow_health
+        FROM {DB}.shadow_scores
+        WHERE {IN_RANGE}
+        GROUP BY time
+        ORDER BY time
+        """,
+        ["time", "live_health", "shadow_health"],
+        width=24,
+        height=8,
+        unit="none",
+        description="With `shadow_scorecard` set: the live health and what the shadow "
+        "scorecard gives for the same state, at each published score. Empty when no shadow "
+        "runs; after a change of shadow scorecard, both scorecards' rows are in range.",
+    )
+
+
+def board() -> Board:
+    return Board(
+        uid="hs-account",
+        title="healthscore · Account",
+        description="One account: its score and signal history, quadrant timeline, "
+        "transitions, alerts, drivers and fits.",
+        tags=("account",),
+        one_account=True,
+        rows=rows(
+            [now()],
+            [health(), churn_and_coverage()],
+            [signals()],
+            [timeline()],
+            [transitions(), alerts()],
+            [
+                _drivers(
+                    "Health drivers now",
+                    "drivers",
+                    "What the latest health score rests on: effect in points.",
+                ),
+                _drivers(
+                    "Churn drivers now",
+                    "churn_drivers",
+                    "What the churn risk rests on: effect in log-odds.",
+                ),
+                fits(),
+            ],
+            [live_vs_shadow()],
+        ),
+    )

@@ -1,0 +1,187 @@
+"""Churn risk: who is most likely to cancel and why, and how good the model has been."""
+
+from __future__ import annotations
+
+from dashboards.build.boards.base import (
+    BAND_COLORS,
+    SUCCESS_COLORS,
+    TIER_COLORS,
+    Board,
+    count_by_tier,
+    drivers_text,
+    rows,
+)
+from dashboards.build.panels import Panel
+from dashboards.build.scatter import Series, scatter
+from dashboards.build.variables import ACCOUNT_SCOPE, DB
+from dashboards.build.visuals import barchart, table, timeseries
+
+TRACK_RECORD = f"{DB}.churn_track_record FINAL"
+LATEST_VERSION = f"model_version = (SELECT argMax(model_version, computed_at) FROM {TRACK_RECORD})"
+
+
+def top_accounts() -> Panel:
+    return table(
+        "Highest churn risk",
+        f"""
+        SELECT account_id, churn_risk, tier, segment, health, band,
+               success_quadrant AS quadrant, mrr,
+               {drivers_text("churn_drivers")} AS churn_drivers
+        FROM {DB}.latest_score FINAL
+        WHERE cancelled = 0 AND churn_risk IS NOT NULL AND {ACCOUNT_SCOPE}
+        ORDER BY churn_risk DESC, mrr DESC
+        LIMIT 50
+        """,
+        [
+            "account_id",
+            "churn_risk",
+            "tier",
+            "segment",
+            "health",
+            "band",
+            "quadrant",
+            "mrr",
+            "churn_drivers",
+        ],
+        width=16,
+        height=12,
+        description="The 50 active accounts most likely to cancel within the model's horizon. "
+        "`churn_drivers`: each signal's contribution in log-odds (negative lowers the risk).",
+        units={"churn_risk": "percentunit", "health": "none", "mrr": "currencyUSD"},
+        colors={"tier": TIER_COLORS, "band": BAND_COLORS, "quadrant": SUCCESS_COLORS},
+    )
+
+
+def distribution() -> Panel:
+    return barchart(
+        "Churn risk distribution",
+        f"""
+        SELECT concat(toString(bucket), '-', toString(bucket + 10), '%') AS churn_risk,
+               {count_by_tier()}
+        FROM (
+            SELECT least(intDiv(toUInt32(churn_risk * 100), 10) * 10, 90) AS bucket, tier
+            FROM {DB}.latest_score FINAL
+            WHERE cancelled = 0 AND churn_risk IS NOT NULL AND {ACCOUNT_SCOPE}
+        )
+        GROUP BY bucket
+        ORDER BY bucket
+        """,
+        ["churn_risk", *TIER_COLORS],
+        width=8,
+        height=12,
+        description="Active accounts per 10 % of churn risk, stacked by tier.",
+        series_colors=TIER_COLORS,
+    )
+
+
+def quality_over_time() -> Panel:
+    return timeseries(
+        "Model track record: AUC and Brier score per version",
+        f"""
+        SELECT computed_at AS time, auc, brier
+        FROM {TRACK_RECORD}
+        ORDER BY time
+        """,
+        ["time", "auc", "brier"],
+        width=12,
+        height=9,
+        unit="none",
+        soft_range=(0.0, 1.0),
+        description="One point per model version, at the time its record was computed. AUC: "
+        "ranking quality (0.5 is chance, higher is better). Brier: mean squared error of the "
+        "probabilities (lower is better).",
+    )
+
+
+def versions() -> Panel:
+    return table(
+        "Model versions",
+        f"""
+        SELECT model_version, computed_at, examples, positives, auc, auc_previous, auc_fell,
+               brier
+        FROM {TRACK_RECORD}
+        ORDER BY computed_at DESC
+        """,
+        [
+            "model_version",
+            "computed_at",
+            "examples",
+            "positives",
+            "auc",
+            "auc_previous",
+            "auc_fell",
+            "brier",
+        ],
+        width=12,
+        height=9,
+        description="The churn model's record per version against the outcomes the service "
+        "observed (cancellations, and survival past the horizon). `auc_fell` = 1: this "
+        "version's AUC is below the previous version's by more than HEALTHSCORE_CHURN_AUC_DROP "
+        "(roll back: docs/operations.md, The churn model).",
+        units={"computed_at": "dateTimeAsIso"},
+    )
+
+
+def calibration() -> Panel:
+    return scatter(
+        "Calibration of the latest model: predicted vs observed churn",
+        description="Each point is a probability bin of the latest model version (size: "
+        "examples in the bin). On the grey diagonal, predictions match what happened.",
+        x="predicted",
+        y="observed",
+        series=[
+            Series(
+                "latest model version",
+                "blue",
+                f"""
+                SELECT predicted, observed, examples, bin_start
+                FROM {TRACK_RECORD}
+                ARRAY JOIN bin_lower AS bin_start, bin_predicted AS predicted,
+                           bin_observed AS observed, bin_count AS examples
+                WHERE {LATEST_VERSION} AND examples > 0
+                """,
+                ("predicted", "observed", "examples", "bin_start"),
+            )
+        ],
+        guides=["SELECT arrayJoin([0.0, 1.0]) AS predicted, predicted AS observed"],
+        x_range=(0.0, 1.0),
+        y_range=(0.0, 1.0),
+        x_label="predicted churn probability",
+        y_label="observed churn rate",
+        size="examples",
+        width=12,
+        height=10,
+    )
+
+
+def bins() -> Panel:
+    return table(
+        "Calibration bins of the latest model",
+        f"""
+        SELECT model_version, bin_start, predicted, observed, examples
+        FROM {TRACK_RECORD}
+        ARRAY JOIN bin_lower AS bin_start, bin_predicted AS predicted,
+                   bin_observed AS observed, bin_count AS examples
+        WHERE {LATEST_VERSION}
+        ORDER BY bin_start
+        """,
+        ["model_version", "bin_start", "predicted", "observed", "examples"],
+        width=12,
+        height=10,
+        units={"bin_start": "percentunit", "predicted": "percentunit", "observed": "percentunit"},
+    )
+
+
+def board() -> Board:
+    return Board(
+        uid="hs-churn-risk",
+        title="healthscore · Churn risk",
+        description="Accounts most likely to cancel with their drivers, and the churn model's "
+        "own track record (AUC, Brier, calibration) per model version.",
+        tags=("churn",),
+        rows=rows(
+            [top_accounts(), distribution()],
+            [quality_over_time(), versions()],
+            [calibration(), bins()],
+        ),
+    )

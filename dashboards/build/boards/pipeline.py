@@ -1,0 +1,207 @@
+"""Pipeline: throughput, end-to-end lag and dead letters, from what ClickHouse holds.
+
+There is no raw-events table: throughput is derived from `score_history`
+(`written_at` is when a score row reached ClickHouse, `ts` the event time of
+the event behind it) and rejected input from `dead_letters`.
+"""
+
+from __future__ import annotations
+
+from dashboards.build.boards.base import Board, rows
+from dashboards.build.panels import Panel
+from dashboards.build.variables import ACCOUNT_SCOPE, ACCOUNTS_IN_SCOPE, DB
+from dashboards.build.visuals import stat, table, timeseries
+
+HISTORY = f"{DB}.score_history"
+DEAD = f"{DB}.dead_letters FINAL"
+LAST_5_MIN = "written_at > $__toTime - INTERVAL 5 MINUTE AND written_at <= $__toTime"
+LAG_MS = "dateDiff('millisecond', ts, written_at)"
+
+
+def _stat(title: str, sql: str, column: str, unit: str, description: str) -> Panel:
+    return stat(title, sql, [column], width=6, height=5, unit=unit, description=description)
+
+
+def headline() -> list[Panel]:
+    return [
+        _stat(
+            "Score updates/s, last 5 min",
+            f"SELECT count() / 300 AS score_updates_per_s FROM {HISTORY} "
+            f"WHERE {LAST_5_MIN} AND {ACCOUNTS_IN_SCOPE}",
+            "score_updates_per_s",
+            "reqps",
+            "Score rows written per second over the 5 minutes before the end of the range.",
+        ),
+        _stat(
+            "End-to-end lag p95, last 5 min",
+            f"SELECT quantile(0.95)({LAG_MS}) / 1000 AS lag_p95_s FROM {HISTORY} "
+            f"WHERE {LAST_5_MIN} AND {ACCOUNTS_IN_SCOPE}",
+            "lag_p95_s",
+            "s",
+            "written_at - ts: from the event's own time to its score in ClickHouse. Replays "
+            "and late events make it large by design.",
+        ),
+        _stat(
+            "Dead letters in range",
+            f"SELECT count() AS dead_letters FROM {DEAD} WHERE $__timeFilter(received_at)",
+            "dead_letters",
+            "short",
+            "Messages refused in the time range (all topics; not filtered by segment or tier).",
+        ),
+        _stat(
+            "Accounts scored",
+            f"SELECT count() AS accounts FROM {DB}.latest_score FINAL WHERE {ACCOUNT_SCOPE}",
+            "accounts",
+            "short",
+            "Accounts with a latest score in the selected segments and tiers.",
+        ),
+    ]
+
+
+def score_rate() -> Panel:
+    return timeseries(
+        "Score updates per second by segment",
+        f"""
+        SELECT $__timeInterval(written_at) AS time, segment,
+               count() / $__interval_s AS score_updates_per_s
+        FROM {HISTORY}
+        WHERE $__timeFilter(written_at) AND {ACCOUNTS_IN_SCOPE}
+        GROUP BY time, segment
+        ORDER BY time
+        """,
+        ["time", "segment", "score_updates_per_s"],
+        width=12,
+        height=8,
+        unit="reqps",
+        long_format=True,
+        description="Rows written to score_history per second (wall-clock `written_at`). The "
+        "worker writes an account's last score of each batch, so this is at most the event rate.",
+    )
+
+
+def event_rate() -> Panel:
+    events = "toInt64(events_applied)"
+    return timeseries(
+        "Events applied per second",
+        f"""
+        SELECT $__timeInterval(written_at) AS time, sum(applied) / $__interval_s AS events_per_s
+        FROM (
+            SELECT written_at,
+                   {events} - lagInFrame({events}, 1, {events} - 1) OVER (
+                       PARTITION BY account_id ORDER BY events_applied
+                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS applied
+            FROM {HISTORY}
+            WHERE $__timeFilter(written_at) AND {ACCOUNTS_IN_SCOPE}
+        )
+        GROUP BY time
+        ORDER BY time
+        """,
+        ["time", "events_per_s"],
+        width=12,
+        height=8,
+        unit="reqps",
+        description="Accepted events per second, from the growth of each account's "
+        "`events_applied` between consecutive score rows (an account's first row in the range "
+        "counts as one event). Per-family rates are not in ClickHouse: no raw-events table.",
+    )
+
+
+def lag() -> Panel:
+    return timeseries(
+        "End-to-end lag (written_at - event ts)",
+        f"""
+        SELECT $__timeInterval(written_at) AS time,
+               quantile(0.5)({LAG_MS}) / 1000 AS p50_s,
+               quantile(0.95)({LAG_MS}) / 1000 AS p95_s,
+               max({LAG_MS}) / 1000 AS max_s
+        FROM {HISTORY}
+        WHERE $__timeFilter(written_at) AND {ACCOUNTS_IN_SCOPE}
+        GROUP BY time
+        ORDER BY time
+        """,
+        ["time", "p50_s", "p95_s", "max_s"],
+        width=12,
+        height=8,
+        unit="s",
+    )
+
+
+def dead_letter_rate() -> Panel:
+    return timeseries(
+        "Dead letters per second by source topic",
+        f"""
+        SELECT $__timeInterval(received_at) AS time, source_topic,
+               count() / $__interval_s AS dead_letters_per_s
+        FROM {DEAD}
+        WHERE $__timeFilter(received_at)
+        GROUP BY time, source_topic
+        ORDER BY time
+        """,
+        ["time", "source_topic", "dead_letters_per_s"],
+        width=12,
+        height=8,
+        unit="reqps",
+        long_format=True,
+        description="One series per input topic (= event family) and the dead-letter reasons "
+        "below.",
+    )
+
+
+def by_reason() -> Panel:
+    return table(
+        "Dead letters by reason and topic",
+        f"""
+        SELECT reason, source_topic, count() AS messages, max(received_at) AS last_seen
+        FROM {DEAD}
+        WHERE $__timeFilter(received_at)
+        GROUP BY reason, source_topic
+        ORDER BY messages DESC
+        """,
+        ["reason", "source_topic", "messages", "last_seen"],
+        width=12,
+        height=9,
+        units={"last_seen": "dateTimeAsIso"},
+    )
+
+
+def latest_dead_letters() -> Panel:
+    return table(
+        "Latest dead letters",
+        f"""
+        SELECT received_at, source_topic, partition, offset, reason, field, detail, account_id
+        FROM {DEAD}
+        WHERE $__timeFilter(received_at)
+        ORDER BY received_at DESC
+        LIMIT 100
+        """,
+        [
+            "received_at",
+            "source_topic",
+            "partition",
+            "offset",
+            "reason",
+            "field",
+            "detail",
+            "account_id",
+        ],
+        width=12,
+        height=9,
+        units={"received_at": "dateTimeAsIso"},
+    )
+
+
+def board() -> Board:
+    return Board(
+        uid="hs-pipeline",
+        title="healthscore · Pipeline",
+        description="Throughput (score updates and events applied per second), end-to-end lag "
+        "and dead letters by reason and source topic.",
+        tags=("pipeline",),
+        time_from="now-6h",
+        rows=rows(
+            headline(),
+            [score_rate(), event_rate()],
+            [lag(), dead_letter_rate()],
+            [by_reason(), latest_dead_letters()],
+        ),
+    )

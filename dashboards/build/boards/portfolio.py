@@ -1,0 +1,271 @@
+"""Portfolio: where every account stands on the two 2x2s, and what moved this week."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dashboards.build.boards.base import (
+    BAND_COLORS,
+    READINESS_COLORS,
+    SUCCESS_COLORS,
+    TIER_COLORS,
+    Board,
+    count_by_tier,
+    rows,
+)
+from dashboards.build.panels import Panel, pretty
+from dashboards.build.scatter import Series, scatter
+from dashboards.build.variables import ACCOUNT_SCOPE, ACCOUNTS_IN_SCOPE, DB
+from dashboards.build.visuals import barchart, table
+
+LATEST = f"{DB}.latest_score FINAL"
+
+
+@dataclass(frozen=True, slots=True)
+class QuadrantLines:
+    """Where the quadrant borders are drawn; the scoring config's thresholds
+    (`success_quadrant.*_threshold`, `readiness.*_threshold`; a unit test keeps them equal)."""
+
+    customer: float = 0.0
+    company: float = 0.0
+    clarity: float = 0.5
+    priority: float = 0.5
+
+
+SUCCESS_SERIES = (
+    ("customer_success", "↗ customer success: happy and profitable"),
+    ("work_to_keep:flight_risk", "↖ work to keep: flight risk (profitable, unhappy)"),
+    ("work_to_keep:unprofitable", "↘ work to keep: unprofitable (happy, costly)"),
+    ("reassess", "↙ reassess: unhappy and costly"),
+)
+READINESS_SERIES = (
+    ("achiever", "↗ achiever: clear goals, high priority"),
+    ("soldier", "↖ soldier: high priority, unclear goals"),
+    ("dreamer", "↘ dreamer: clear goals, low priority"),
+    ("wanderer", "↙ wanderer: neither"),
+)
+
+
+def _points(x: str, y: str, column: str, value: str, label: str, color: str) -> Series:
+    """The accounts of one quadrant, placed by two of their signals."""
+    sql = f"""
+        SELECT account_id, signals['{x}'] AS {x}, signals['{y}'] AS {y}, mrr, health, tier
+        FROM {LATEST}
+        WHERE {column} = '{value}' AND cancelled = 0
+          AND signals['{x}'] IS NOT NULL AND signals['{y}'] IS NOT NULL
+          AND {ACCOUNT_SCOPE}
+    """
+    return Series(label, color, sql, ("account_id", x, y, "mrr", "health", "tier"))
+
+
+def _guides(x: str, y: str, at_x: float, at_y: float, lo: float, hi: float) -> list[str]:
+    """A vertical line at x = at_x and a horizontal one at y = at_y across the plot."""
+    return [
+        f"SELECT toFloat64({at_x}) AS {x}, arrayJoin([{lo}, {hi}]) AS {y}",
+        f"SELECT arrayJoin([{lo}, {hi}]) AS {x}, toFloat64({at_y}) AS {y}",
+    ]
+
+
+def success_quadrant(lines: QuadrantLines) -> Panel:
+    x, y = "customer_happiness", "company_happiness"
+    return scatter(
+        "Success quadrant: customer happiness vs company happiness",
+        description="Seed 002. Each point is an account (size: MRR), coloured by the quadrant "
+        "the scoring core assigned (with hysteresis, so a point just across a grey line may "
+        "keep its old colour). Top right: customer success; top left: flight risk; bottom "
+        "right: unprofitable; bottom left: reassess.",
+        x=x,
+        y=y,
+        series=[
+            _points(x, y, "success_quadrant", q, label, SUCCESS_COLORS[q])
+            for q, label in SUCCESS_SERIES
+        ],
+        guides=_guides(x, y, lines.customer, lines.company, -1.0, 1.0),
+        x_range=(-1.0, 1.0),
+        y_range=(-1.0, 1.0),
+        x_label="customer happiness (walkaway angry … gushing promoter)",
+        y_label="company happiness (profitability)",
+        size="mrr",
+        width=12,
+        height=13,
+    )
+
+
+def readiness_quadrant(lines: QuadrantLines) -> Panel:
+    x, y = "goal_clarity", "priority"
+    return scatter(
+        "Readiness quadrant: goal clarity vs priority",
+        description="Seed 000. Each point is an account (size: MRR). Top right: achievers; "
+        "top left: soldiers; bottom right: dreamers; bottom left: wanderers.",
+        x=x,
+        y=y,
+        series=[
+            _points(x, y, "readiness_quadrant", q, label, READINESS_COLORS[q])
+            for q, label in READINESS_SERIES
+        ],
+        guides=_guides(x, y, lines.clarity, lines.priority, 0.0, 1.0),
+        x_range=(0.0, 1.0),
+        y_range=(0.0, 1.0),
+        x_label="goal clarity",
+        y_label="priority",
+        size="mrr",
+        width=12,
+        height=13,
+    )
+
+
+def _counts(title: str, column: str, description: str) -> Panel:
+    return barchart(
+        title,
+        f"""
+        SELECT ifNull({column}, 'unknown') AS {column}, {count_by_tier()}
+        FROM {LATEST}
+        WHERE cancelled = 0 AND {ACCOUNT_SCOPE}
+        GROUP BY {column}
+        ORDER BY {column}
+        """,
+        [column, *TIER_COLORS],
+        width=8,
+        height=8,
+        description=description,
+        series_colors=TIER_COLORS,
+    )
+
+
+def health_distribution() -> Panel:
+    return barchart(
+        "Health distribution",
+        f"""
+        SELECT concat(toString(bucket), '-', toString(bucket + 10)) AS health,
+               {", ".join(f"countIf(band = '{b}') AS {b}" for b in BAND_COLORS)}
+        FROM (
+            SELECT least(intDiv(toUInt32(health), 10) * 10, 90) AS bucket, band
+            FROM {LATEST}
+            WHERE cancelled = 0 AND {ACCOUNT_SCOPE}
+        )
+        GROUP BY bucket
+        ORDER BY bucket
+        """,
+        ["health", *BAND_COLORS],
+        width=12,
+        height=9,
+        description="Accounts per 10 points of health, split by band (green / yellow / red).",
+        series_colors=BAND_COLORS,
+    )
+
+
+def movements() -> Panel:
+    return table(
+        "Movements between quadrants in the last 7 days",
+        f"""
+        SELECT kind,
+               ifNull(from_value, '(first score)') AS from_quadrant,
+               ifNull(to_value, '(none)') AS to_quadrant,
+               count() AS movements,
+               uniqExact(account_id) AS accounts
+        FROM {DB}.transitions FINAL
+        WHERE kind IN ('success_quadrant', 'readiness_quadrant')
+          AND ts > $__toTime - INTERVAL 7 DAY AND ts <= $__toTime
+          AND {ACCOUNTS_IN_SCOPE}
+        GROUP BY kind, from_quadrant, to_quadrant
+        ORDER BY movements DESC
+        """,
+        ["kind", "from_quadrant", "to_quadrant", "movements", "accounts"],
+        width=12,
+        height=9,
+        description="Quadrant transitions in the 7 days up to the end of the time range "
+        "(event time).",
+        colors={
+            "from_quadrant": {**SUCCESS_COLORS, **READINESS_COLORS},
+            "to_quadrant": {**SUCCESS_COLORS, **READINESS_COLORS},
+        },
+    )
+
+
+SHADOW_NOW = f"""
+        SELECT account_id,
+               argMax(live_band, (ts, events_applied)) AS live,
+               argMax(band, (ts, events_applied)) AS shadow,
+               argMax(health - live_health, (ts, events_applied)) AS difference
+        FROM {DB}.shadow_scores
+        WHERE ts <= $__toTime
+          AND account_id IN (SELECT account_id FROM {LATEST}
+                             WHERE cancelled = 0 AND {ACCOUNT_SCOPE})
+        GROUP BY account_id"""
+"""Each active account's latest shadow row up to the end of the time range."""
+
+
+def shadow_bands() -> Panel:
+    return barchart(
+        "Shadow scorecard: accounts per live band, by shadow band",
+        f"""
+        SELECT live AS live_band,
+               {", ".join(f"countIf(shadow = '{b}') AS {b}" for b in BAND_COLORS)}
+        FROM ({SHADOW_NOW})
+        GROUP BY live
+        ORDER BY indexOf({list(BAND_COLORS)!r}, live)
+        """,
+        ["live_band", *BAND_COLORS],
+        width=12,
+        height=8,
+        description="With `shadow_scorecard` set: each active account's latest live band, "
+        "split by the band the shadow scorecard gives it. A bar of one colour: the shadow "
+        "moves no account out of that band.",
+        series_colors=BAND_COLORS,
+    )
+
+
+def shadow_migrations() -> Panel:
+    return table(
+        "Shadow scorecard: band migrations live → shadow",
+        f"""
+        SELECT live AS live_band, shadow AS shadow_band, count() AS accounts,
+               round(avg(difference), 2) AS mean_difference,
+               round(avg(abs(difference)), 2) AS mean_abs_difference
+        FROM ({SHADOW_NOW})
+        GROUP BY live, shadow
+        ORDER BY indexOf({list(BAND_COLORS)!r}, live), indexOf({list(BAND_COLORS)!r}, shadow)
+        """,
+        ["live_band", "shadow_band", "accounts", "mean_difference", "mean_abs_difference"],
+        width=12,
+        height=8,
+        description="Accounts per (live band, shadow band) at their latest score, and the "
+        "mean shadow minus live health (points). Shadow bands start their hysteresis from "
+        "the live band, so a migration here is a move clearly across a border.",
+        colors={"live_band": BAND_COLORS, "shadow_band": BAND_COLORS},
+    )
+
+
+def board(lines: QuadrantLines | None = None) -> Board:
+    lines = lines or QuadrantLines()
+    return Board(
+        uid="hs-portfolio",
+        title="healthscore · Portfolio",
+        description="Every account on the success and readiness quadrants, counts per "
+        "quadrant, tier and band, the health distribution and this week's movements.",
+        tags=("portfolio",),
+        rows=rows(
+            [success_quadrant(lines), readiness_quadrant(lines)],
+            [
+                _counts(
+                    "Accounts per success quadrant and tier",
+                    "success_quadrant",
+                    "Current success quadrant of each active account, stacked by tier. "
+                    + ", ".join(pretty(q) for q in SUCCESS_COLORS)
+                    + ".",
+                ),
+                _counts(
+                    "Accounts per readiness quadrant and tier",
+                    "readiness_quadrant",
+                    "Current readiness quadrant of each active account, stacked by tier.",
+                ),
+                _counts(
+                    "Accounts per health band and tier",
+                    "band",
+                    "Current health band of each active account, stacked by tier.",
+                ),
+            ],
+            [health_distribution(), movements()],
+            [shadow_bands(), shadow_migrations()],
+        ),
+    )

@@ -1,0 +1,146 @@
+"""Work to keep: the accounts in either work-to-keep quadrant, and what to do about them."""
+
+from __future__ import annotations
+
+from dashboards.build.boards.base import (
+    SUCCESS_COLORS,
+    TIER_COLORS,
+    Board,
+    count_by_tier,
+    drivers_text,
+    rows,
+    tier_order,
+)
+from dashboards.build.panels import Panel
+from dashboards.build.variables import ACCOUNT_SCOPE, ACCOUNTS_IN_SCOPE, DB
+from dashboards.build.visuals import barchart, stat, table, timeseries
+
+IN_WORK_TO_KEEP = "success_quadrant LIKE 'work_to_keep:%' AND cancelled = 0"
+WORK_TO_KEEP_COLORS = {k: v for k, v in SUCCESS_COLORS.items() if k.startswith("work_to_keep:")}
+
+
+def totals() -> Panel:
+    return stat(
+        "In work to keep now",
+        f"""
+        SELECT countIf(success_quadrant = 'work_to_keep:flight_risk') AS flight_risk,
+               countIf(success_quadrant = 'work_to_keep:unprofitable') AS unprofitable,
+               sum(mrr) AS mrr_at_stake
+        FROM {DB}.latest_score FINAL
+        WHERE {IN_WORK_TO_KEEP} AND {ACCOUNT_SCOPE}
+        """,
+        ["flight_risk", "unprofitable", "mrr_at_stake"],
+        width=8,
+        height=6,
+        description="Active accounts in each work-to-keep quadrant and the MRR they bring.",
+        units={"mrr_at_stake": "currencyUSD"},
+    )
+
+
+def by_tier() -> Panel:
+    return barchart(
+        "Work to keep by tier",
+        f"""
+        SELECT success_quadrant AS quadrant, {count_by_tier()}
+        FROM {DB}.latest_score FINAL
+        WHERE {IN_WORK_TO_KEEP} AND {ACCOUNT_SCOPE}
+        GROUP BY quadrant
+        ORDER BY quadrant
+        """,
+        ["quadrant", *TIER_COLORS],
+        width=8,
+        height=6,
+        series_colors=TIER_COLORS,
+    )
+
+
+def entries() -> Panel:
+    return timeseries(
+        "Moves into work to keep",
+        f"""
+        SELECT $__timeInterval(ts) AS time,
+               countIf(to_value = 'work_to_keep:flight_risk') AS flight_risk,
+               countIf(to_value = 'work_to_keep:unprofitable') AS unprofitable
+        FROM {DB}.transitions FINAL
+        WHERE kind = 'success_quadrant' AND to_value LIKE 'work_to_keep:%'
+          AND $__timeFilter(ts) AND {ACCOUNTS_IN_SCOPE}
+        GROUP BY time
+        ORDER BY time
+        """,
+        ["time", "flight_risk", "unprofitable"],
+        width=8,
+        height=6,
+        bars=True,
+        description="Success-quadrant transitions into either work-to-keep quadrant (event time).",
+    )
+
+
+def accounts() -> Panel:
+    return table(
+        "Accounts to work on",
+        f"""
+        SELECT l.account_id AS account_id,
+               l.success_quadrant AS quadrant,
+               s.since AS since,
+               l.tier AS tier,
+               l.churn_risk AS churn_risk,
+               l.health AS health,
+               l.mrr AS mrr,
+               l.engagement AS approach,
+               multiIf(l.success_quadrant = 'work_to_keep:flight_risk',
+                       'make them happier: find and fix what hurts',
+                       'lower the cost to serve: self-serve, training, pricing') AS focus,
+               {drivers_text("l.drivers")} AS drivers
+        FROM (
+            SELECT account_id, success_quadrant, tier, churn_risk, health, mrr, engagement,
+                   drivers
+            FROM {DB}.latest_score FINAL
+            WHERE {IN_WORK_TO_KEEP} AND {ACCOUNT_SCOPE}
+        ) AS l
+        LEFT JOIN (
+            SELECT account_id, to_value, max(ts) AS since
+            FROM {DB}.transitions FINAL
+            WHERE kind = 'success_quadrant' AND to_value LIKE 'work_to_keep:%'
+            GROUP BY account_id, to_value
+        ) AS s ON s.account_id = l.account_id AND s.to_value = l.success_quadrant
+        ORDER BY {tier_order("l.tier")}, l.churn_risk DESC
+        SETTINGS join_use_nulls = 1
+        """,
+        [
+            "account_id",
+            "quadrant",
+            "since",
+            "tier",
+            "churn_risk",
+            "health",
+            "mrr",
+            "approach",
+            "focus",
+            "drivers",
+        ],
+        width=24,
+        height=14,
+        description="Every active account in either work-to-keep quadrant, must-haves first. "
+        "`since`: when it entered its current quadrant (the latest transition into it). "
+        "`approach`: the engagement its importance tier calls for (seed 003). `drivers`: the "
+        "signals behind its health score, in points.",
+        units={
+            "churn_risk": "percentunit",
+            "health": "none",
+            "mrr": "currencyUSD",
+            "since": "dateTimeAsIso",
+        },
+        colors={"quadrant": WORK_TO_KEEP_COLORS, "tier": TIER_COLORS},
+    )
+
+
+def board() -> Board:
+    return Board(
+        uid="hs-work-to-keep",
+        title="healthscore · Work to keep",
+        description="Accounts that are profitable but unhappy (flight risk) or happy but "
+        "costly (unprofitable): since when, how important, how likely to churn, why, and "
+        "how to engage.",
+        tags=("work-to-keep",),
+        rows=rows([totals(), by_tier(), entries()], [accounts()]),
+    )

@@ -1,0 +1,1 @@
+"""The `healthscore` command: `python -m healthscore` or the `healthscore` script."""

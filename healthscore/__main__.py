@@ -1,0 +1,5 @@
+import sys
+
+from healthscore.cli import main
+
+sys.exit(main())
