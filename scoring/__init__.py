@@ -20,6 +20,7 @@ from scoring.engine import (
     tick,
 )
 from scoring.errors import ConfigError, ConflictingDuplicateError, ScoringError, TooLateError
+from scoring.shadow import ShadowScore, shadow_score
 from scoring.state import AccountState, new_state
 from scoring.track import CalibrationBin, TrackRecordRow
 
@@ -33,6 +34,7 @@ __all__ = [
     "LabelledExample",
     "ScoringConfig",
     "ScoringError",
+    "ShadowScore",
     "StepResult",
     "TooLateError",
     "TrackRecordRow",
@@ -48,6 +50,7 @@ __all__ = [
     "process_shadow",
     "score_state",
     "settle",
+    "shadow_score",
     "tick",
     "track_record",
 ]

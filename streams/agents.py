@@ -43,6 +43,7 @@ class Counters:
     scores: int = 0
     transitions: int = 0
     alerts: int = 0
+    shadows: int = 0
     started: float = field(default_factory=time.monotonic)
 
     def add(self, out: BatchOutput) -> None:
@@ -53,6 +54,7 @@ class Counters:
         self.scores += len(out.scores)
         self.transitions += len(out.transitions)
         self.alerts += len(out.alerts)
+        self.shadows += len(out.shadows)
 
 
 def register_scoring_agent(
@@ -198,13 +200,13 @@ def register_scoring_agent(
             "alerts=%d rate=%.0f/s clickhouse_pending=%d unsaved_states=%d state_cache=%d/%d "
             "last_flush=%d states in %.0f ms (outputs %.0f, save %.0f: encode %.0f, send %.0f, "
             "yielded %.0f) gc_ms=%.0f "
-            "gc_longest_ms=%.0f",
+            "gc_longest_ms=%.0f shadows=%d",
             counters.received, counters.applied, counters.duplicates, counters.dead_letters,
             counters.scores, counters.transitions, counters.alerts, counters.received / elapsed,
             sink.writer.pending_rows, flusher.unsaved, processor.cache.hits, processor.cache.misses,
             f.states, f.total_s * 1000, f.outputs_s * 1000, f.save_s * 1000, f.encode_s * 1000,
             f.send_s * 1000, f.yielded_s * 1000,
-            sum(g.seconds) * 1000 if g else 0, g.longest * 1000 if g else 0,
+            sum(g.seconds) * 1000 if g else 0, g.longest * 1000 if g else 0, counters.shadows,
         )  # fmt: skip
 
     return counters

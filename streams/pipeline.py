@@ -93,6 +93,8 @@ class BatchOutput:
     alerts: list[Alert] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     examples: list[scoring.LabelledExample] = field(default_factory=list)
+    shadows: list[scoring.ShadowScore] = field(default_factory=list)
+    """With `shadow_scorecard` in the config: the shadow of each score in `scores`."""
     received: int = 0
     applied: int = 0
     duplicates: int = 0
@@ -177,6 +179,8 @@ class BatchProcessor:
         read before or after the partition's events."""
         self.clock_time: dict[int, float] = {}
         """Per input partition, the newest tick written or applied."""
+        self.shadow_failures = 0
+        """Shadow scores that failed (logged at the 1st, 2nd, 4th, 8th, ... failure)."""
 
     def _load(self, account_id: str, load: LoadState) -> tuple[scoring.AccountState, Positions]:
         entry = self.pending.get(account_id) or self.flushing.get(account_id)
@@ -339,6 +343,7 @@ class BatchProcessor:
                 if step.emit:
                     assert score is not None
                     out.scores.append(score)
+                    self._shadow(state, score, model, out)
                 if step.transitions:
                     out.transitions.extend(step.transitions)
                 if step.alerts:
@@ -361,13 +366,39 @@ class BatchProcessor:
             return state
         for boundary in day_boundaries(state.clock.max_ts, ts):
             step = scoring.tick(state, boundary, self.config, model)
-            state = self._collect(step, out)
+            state = self._collect(step, out, model)
         return state
 
-    def _collect(self, step: scoring.StepResult, out: BatchOutput) -> scoring.AccountState:
+    def _shadow(
+        self,
+        state: scoring.AccountState,
+        score: ScoreRecord,
+        model: scoring.ChurnModel,
+        out: BatchOutput,
+    ) -> None:
+        """The shadow of `score` (made from `state`) into `out`, with `shadow_scorecard` set.
+        It reads the state and changes nothing; if it fails, the live outputs go on
+        without it."""
+        if self.config.shadow_scorecard is None:
+            return
+        try:
+            shadow = scoring.shadow_score(state, score, self.config, model)
+        except Exception:  # the shadow must never cost a live output
+            self.shadow_failures += 1
+            if self.shadow_failures & (self.shadow_failures - 1) == 0:  # 1, 2, 4, 8, ...
+                log.exception("shadow scoring failed for account %s (%d failures so far)",
+                              score.account_id, self.shadow_failures)  # fmt: skip
+            return
+        if shadow is not None:
+            out.shadows.append(shadow)
+
+    def _collect(
+        self, step: scoring.StepResult, out: BatchOutput, model: scoring.ChurnModel
+    ) -> scoring.AccountState:
         """A tick's outputs into `out`; its new state."""
         if step.emit and step.score is not None:
             out.scores.append(step.score)
+            self._shadow(step.state, step.score, model, out)
         out.transitions.extend(step.transitions)
         out.alerts.extend(step.alerts)
         out.examples.extend(step.examples)
@@ -394,7 +425,7 @@ class BatchProcessor:
                 step = scoring.tick(state, float(tick.ts), self.config, model)
                 if step.score is None:
                     continue
-                new = self._collect(step, out)
+                new = self._collect(step, out, model)
             except Exception:  # a bug in scoring must not stop the worker
                 log.exception("ticking account %s at %s failed", account_id, tick.ts)
                 continue

@@ -1,5 +1,6 @@
 """Where a batch's outputs go: Kafka topics for services, ClickHouse for Grafana, and
-optionally a chat webhook for alerts (`streams.webhook`, never waited for)."""
+optionally a chat webhook for alerts (`streams.webhook`, never waited for). Shadow
+scores (`shadow_scorecard`) go to ClickHouse only."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ from streams.clickhouse.rows import (
     ALERT_COLUMNS,
     DEAD_LETTER_COLUMNS,
     SCORE_COLUMNS,
+    SHADOW_COLUMNS,
     TRANSITION_COLUMNS,
     alert_row,
     dead_letter_row,
     score_row,
+    shadow_row,
     transition_row,
 )
 from streams.clickhouse.writer import ClickHouseWriter
@@ -101,6 +104,8 @@ class OutputSink:
             rows = [score_row(s) for s in out.scores]
             self.writer.add("score_history", SCORE_COLUMNS, rows)
             self.writer.add("latest_score", SCORE_COLUMNS, rows)
+        if out.shadows:  # ClickHouse only: no topic carries shadow scores
+            self.writer.add("shadow_scores", SHADOW_COLUMNS, [shadow_row(s) for s in out.shadows])
         if out.transitions:
             self.writer.add(
                 "transitions", TRANSITION_COLUMNS, [transition_row(t) for t in out.transitions]

@@ -51,6 +51,9 @@ def build(
 ) -> tuple[faust.App, Counters]:
     """The App with its topics, table and agent, ready for a faust Worker."""
     config = scoring.load_config(settings.scoring_config)
+    if config.shadow_scorecard is not None:
+        log.info("shadow scorecard %r: its scores go to ClickHouse shadow_scores only",
+                 config.shadow_scorecard)  # fmt: skip
     app = create_app(settings)
     topics = declare_topics(app, settings)
     table = declare_state_table(app, settings)

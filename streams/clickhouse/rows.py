@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from schemas.outputs import Alert, DeadLetter, Driver, ScoreRecord, Transition
-from scoring import TrackRecordRow
+from scoring import ShadowScore, TrackRecordRow
 
 SCORE_COLUMNS = (
     "account_id", "ts", "event_id", "health", "band", "trend_7d", "trend_30d", "coverage",
@@ -38,6 +38,11 @@ DEAD_LETTER_COLUMNS = (
     "received_at", "source_topic", "partition", "offset", "key", "reason", "field", "detail",
     "payload", "payload_bytes", "event_id", "account_id",
 )  # fmt: skip
+SHADOW_COLUMNS = (
+    "account_id", "ts", "event_id", "events_applied", "scorecard", "health", "band",
+    "coverage", "readiness_quadrant", "success_quadrant", "churn_risk", "tier",
+    "live_health", "live_band", "config_version", "live_config_version",
+)  # fmt: skip
 DEAD_LETTER_ROW_COLUMNS = ("failed_at", "table_name", "row", "error", "error_code", "attempts")
 
 MONTHLY_PARTITIONS = {
@@ -45,6 +50,7 @@ MONTHLY_PARTITIONS = {
     "transitions": "ts",
     "alerts": "ts",
     "dead_letters": "received_at",
+    "shadow_scores": "ts",
 }
 """The tables `PARTITION BY toYYYYMM(column)` (migrations/0001_initial.sql), by table: the
 writer splits an insert so that none spans more than a bounded number of months."""
@@ -71,6 +77,15 @@ def score_row(s: ScoreRecord) -> list[Any]:
         {k: _opt_bool(v) for k, v in s.fits.items()}, list(s.opportunities),
         drivers_json(s.drivers), drivers_json(s.churn_drivers), s.segment, s.mrr,
         int(s.cancelled), s.events_applied, s.config_version, s.model_version,
+    ]  # fmt: skip
+
+
+def shadow_row(s: ShadowScore) -> list[Any]:
+    return [
+        s.account_id, s.ts, s.event_id, s.events_applied, s.scorecard, s.health, s.band.value,
+        s.coverage, s.readiness_quadrant.value if s.readiness_quadrant else None,
+        s.success_quadrant.value if s.success_quadrant else None, s.churn_risk, s.tier.value,
+        s.live_health, s.live_band.value, s.config_version, s.live_config_version,
     ]  # fmt: skip
 
 

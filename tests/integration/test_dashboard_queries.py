@@ -32,6 +32,7 @@ from devtools.demo.portfolio import generate
 from schemas.events import FAMILY_BY_TYPE, Family, Tier
 from schemas.outputs import Alert, Driver, ScoreRecord, Severity
 from scoring.alerts import account_urgency, severity
+from scoring.config_load import config_from_mapping
 from scoring.config_sections import URGENCIES
 from streams.alert_route import AlertRoute
 from streams.clickhouse import connect, migrate
@@ -40,10 +41,12 @@ from streams.clickhouse.rows import (
     ALERT_COLUMNS,
     DEAD_LETTER_COLUMNS,
     SCORE_COLUMNS,
+    SHADOW_COLUMNS,
     TRANSITION_COLUMNS,
     alert_row,
     dead_letter_row,
     score_row,
+    shadow_row,
     transition_row,
 )
 from streams.pipeline import BatchOutput, BatchProcessor, RawRecord
@@ -72,6 +75,8 @@ class Loaded:
     """A busy account for the account board: in work to keep, with early alerts."""
     values: dict[str, list[str]]
     """Every segment, tier and account, for explicit (non-All) selections."""
+    shadows: list[scoring.ShadowScore]
+    """The shadow scores written to `shadow_scores`."""
 
 
 def _records(events: list[dict[str, Any]], settings: Settings) -> Iterator[RawRecord]:
@@ -165,8 +170,19 @@ def _leaving(start: datetime) -> list[dict[str, Any]]:
     return events
 
 
+SHADOW = "candidate"
+
+
+def _with_shadow(config: scoring.ScoringConfig) -> scoring.ScoringConfig:
+    """`config` with a shadow scorecard: the default one leaning on customer happiness."""
+    data = config.model_dump()
+    card = {**data["scorecards"]["default"], "customer_happiness": 0.8}
+    scorecards = {**data["scorecards"], SHADOW: card}
+    return config_from_mapping({**data, "scorecards": scorecards, "shadow_scorecard": SHADOW})
+
+
 def _load(ch: ClickHouse, settings: Settings) -> Loaded:
-    config = scoring.load_config()
+    config = _with_shadow(scoring.load_config())  # the live outputs are the same without
     model = [scoring.default_churn_model(config)]
     start = (datetime.now(UTC) - timedelta(days=DAYS + 3)).replace(microsecond=0)
     events = list(generate(accounts=ACCOUNTS, days=DAYS, seed=SEED, start=start))
@@ -176,6 +192,7 @@ def _load(ch: ClickHouse, settings: Settings) -> Loaded:
     states: dict[str, bytes] = {}
     last: dict[str, ScoreRecord] = {}
     alerts: list[Alert] = []
+    shadows: list[scoring.ShadowScore] = []
     records = list(_records(events, settings))
     for i in range(0, len(records), BATCH):
         out = processor.run(records[i : i + BATCH], states.get, states.__setitem__)
@@ -184,6 +201,8 @@ def _load(ch: ClickHouse, settings: Settings) -> Loaded:
         rows = [score_row(s) for s in out.scores]
         ch.insert("score_history", rows, SCORE_COLUMNS)
         ch.insert("latest_score", rows, SCORE_COLUMNS)
+        ch.insert("shadow_scores", [shadow_row(s) for s in out.shadows], SHADOW_COLUMNS)
+        shadows += out.shadows
         ch.insert("transitions", [transition_row(t) for t in out.transitions], TRANSITION_COLUMNS)
         ch.insert("dead_letters", [dead_letter_row(d) for d in out.dead_letters],
                   DEAD_LETTER_COLUMNS)  # fmt: skip
@@ -205,7 +224,7 @@ def _load(ch: ClickHouse, settings: Settings) -> Loaded:
         c: [r[0] for r in ch.query(f"SELECT DISTINCT {k} FROM {db} ORDER BY 1")]
         for c, k in (("segment", "segment"), ("tier", "tier"), ("account", "account_id"))
     }
-    return Loaded(ch, first_ts, early[0].account_id, values)
+    return Loaded(ch, first_ts, early[0].account_id, values, shadows)
 
 
 @pytest.fixture(scope="module")
@@ -336,6 +355,35 @@ def test_the_loaded_portfolio_covers_what_the_boards_show(loaded: Loaded) -> Non
     assert q(f"SELECT count() FROM {db}.alerts WHERE kind = 'churn_risk_high'")[0][0] >= 1
 
 
+def test_the_shadow_migration_table_counts_each_active_accounts_latest_shadow(
+    loaded: Loaded,
+) -> None:
+    """The portfolio's live -> shadow table against the shadow scores the pipeline made."""
+    case = next(c for c in CASES if c.panel.title.endswith("band migrations live → shadow"))
+    ctx = _context(loaded, case, "all")
+    got = {
+        (r["live_band"], r["shadow_band"]): r
+        for r in loaded.ch.query_dicts(expand(case.panel_json["targets"][0]["rawSql"], ctx))
+    }
+    active = {r[0] for r in loaded.ch.query(
+        f"SELECT account_id FROM {DATABASE}.latest_score FINAL WHERE cancelled = 0")}  # fmt: skip
+    latest: dict[str, scoring.ShadowScore] = {}
+    for s in loaded.shadows:
+        if s.account_id in active and s.ts <= ctx.end:
+            was = latest.get(s.account_id)
+            if was is None or (s.ts, s.events_applied) >= (was.ts, was.events_applied):
+                latest[s.account_id] = s
+    cells: dict[tuple[str, str], list[float]] = {}
+    for s in latest.values():
+        cells.setdefault((s.live_band.value, s.band.value), []).append(s.health - s.live_health)
+    assert set(got) == set(cells)
+    for cell, differences in cells.items():
+        assert got[cell]["accounts"] == len(differences), cell
+        mean = sum(differences) / len(differences)
+        assert got[cell]["mean_difference"] == pytest.approx(mean, abs=0.02), cell
+    assert any(live != shadow for live, shadow in cells), "the shadow moves no account's band"
+
+
 # --- hostile values (issue 22, item 7): last in this module, as they add accounts ----
 
 INJECTION = "x\\' OR 1=1 -- "  # one backslash: `${v:singlequote}` made it end the literal
@@ -352,7 +400,7 @@ def twins(loaded: Loaded) -> tuple[str, str]:
     under a plain id: every board must show the two the same, and nothing else."""
     db = DATABASE
     for account, segment in ((INJECTION, INJECTION), (CLONE, CLONE)):
-        for table in ("latest_score", "score_history", "transitions", "alerts"):
+        for table in ("latest_score", "score_history", "transitions", "alerts", "shadow_scores"):
             replace = f"{_literal(account)} AS account_id"
             if table in ("latest_score", "score_history"):
                 replace += f", {_literal(segment)} AS segment"

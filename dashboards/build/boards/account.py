@@ -224,6 +224,27 @@ def fits() -> Panel:
     )
 
 
+def live_vs_shadow() -> Panel:
+    return timeseries(
+        "Live vs shadow health",
+        f"""
+        SELECT $__timeInterval(ts) AS time, argMax(live_health, ts) AS live_health,
+               argMax(health, ts) AS shadow_health
+        FROM {DB}.shadow_scores
+        WHERE {IN_RANGE}
+        GROUP BY time
+        ORDER BY time
+        """,
+        ["time", "live_health", "shadow_health"],
+        width=24,
+        height=8,
+        unit="none",
+        description="With `shadow_scorecard` set: the live health and what the shadow "
+        "scorecard gives for the same state, at each published score. Empty when no shadow "
+        "runs; after a change of shadow scorecard, both scorecards' rows are in range.",
+    )
+
+
 def board() -> Board:
     return Board(
         uid="hs-account",
@@ -251,5 +272,6 @@ def board() -> Board:
                 ),
                 fits(),
             ],
+            [live_vs_shadow()],
         ),
     )

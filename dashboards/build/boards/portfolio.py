@@ -182,6 +182,60 @@ def movements() -> Panel:
     )
 
 
+SHADOW_NOW = f"""
+        SELECT account_id,
+               argMax(live_band, (ts, events_applied)) AS live,
+               argMax(band, (ts, events_applied)) AS shadow,
+               argMax(health - live_health, (ts, events_applied)) AS difference
+        FROM {DB}.shadow_scores
+        WHERE ts <= $__toTime
+          AND account_id IN (SELECT account_id FROM {LATEST}
+                             WHERE cancelled = 0 AND {ACCOUNT_SCOPE})
+        GROUP BY account_id"""
+"""Each active account's latest shadow row up to the end of the time range."""
+
+
+def shadow_bands() -> Panel:
+    return barchart(
+        "Shadow scorecard: accounts per live band, by shadow band",
+        f"""
+        SELECT live AS live_band,
+               {", ".join(f"countIf(shadow = '{b}') AS {b}" for b in BAND_COLORS)}
+        FROM ({SHADOW_NOW})
+        GROUP BY live
+        ORDER BY indexOf({list(BAND_COLORS)!r}, live)
+        """,
+        ["live_band", *BAND_COLORS],
+        width=12,
+        height=8,
+        description="With `shadow_scorecard` set: each active account's latest live band, "
+        "split by the band the shadow scorecard gives it. A bar of one colour: the shadow "
+        "moves no account out of that band.",
+        series_colors=BAND_COLORS,
+    )
+
+
+def shadow_migrations() -> Panel:
+    return table(
+        "Shadow scorecard: band migrations live → shadow",
+        f"""
+        SELECT live AS live_band, shadow AS shadow_band, count() AS accounts,
+               round(avg(difference), 2) AS mean_difference,
+               round(avg(abs(difference)), 2) AS mean_abs_difference
+        FROM ({SHADOW_NOW})
+        GROUP BY live, shadow
+        ORDER BY indexOf({list(BAND_COLORS)!r}, live), indexOf({list(BAND_COLORS)!r}, shadow)
+        """,
+        ["live_band", "shadow_band", "accounts", "mean_difference", "mean_abs_difference"],
+        width=12,
+        height=8,
+        description="Accounts per (live band, shadow band) at their latest score, and the "
+        "mean shadow minus live health (points). Shadow bands start their hysteresis from "
+        "the live band, so a migration here is a move clearly across a border.",
+        colors={"live_band": BAND_COLORS, "shadow_band": BAND_COLORS},
+    )
+
+
 def board(lines: QuadrantLines | None = None) -> Board:
     lines = lines or QuadrantLines()
     return Board(
@@ -212,5 +266,6 @@ def board(lines: QuadrantLines | None = None) -> Board:
                 ),
             ],
             [health_distribution(), movements()],
+            [shadow_bands(), shadow_migrations()],
         ),
     )

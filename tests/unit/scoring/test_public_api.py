@@ -19,6 +19,7 @@ PUBLIC = {
     "LabelledExample",
     "ScoringConfig",
     "ScoringError",
+    "ShadowScore",
     "StepResult",
     "TooLateError",
     "TrackRecordRow",
@@ -34,6 +35,7 @@ PUBLIC = {
     "process_shadow",
     "score_state",
     "settle",
+    "shadow_score",
     "tick",
     "track_record",
 }
