@@ -120,9 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     p.set_defaults(func=_generate)
 
-    from streams import replay
+    from streams import digest, replay
 
     replay.build_parser(sub)
+    digest.build_parser(sub)
 
     p = sub.add_parser("kafka", help="run a local single-node Apache Kafka broker (foreground)")
     p.add_argument("--partitions", type=int, default=4, help="default partitions (4)")
