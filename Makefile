@@ -58,6 +58,10 @@ QUALITY_SET ?= ../shared/churnsim/A
 bench-quality: install ## churn and health AUC on a ChurnSim set by its protocol, streaming (QUALITY_SET=dir, QUALITY_ARGS=--accounts 300)
 	$(BIN)/python -m bench.quality $(QUALITY_SET) $(QUALITY_ARGS)
 
+PRIORITIES_BASELINE ?= 2ac62eb
+bench-priorities: install kafka-jars ## issue 19 on the default demo portfolio, read back from ClickHouse: top-decile tiers, tier changes, alerts per account per month against PRIORITIES_BASELINE's code (the commit before issue 19), alerts after cancellation (~6 min)
+	$(BIN)/python -m bench.priorities --baseline $(PRIORITIES_BASELINE) $(PRIORITIES_ARGS)
+
 grafana: install ## regenerate the Grafana boards and provisioning files under dashboards/
 	$(BIN)/python -m dashboards.build.generate
 
@@ -68,4 +72,4 @@ format: install ## apply ruff formatting and safe fixes
 clean: ## remove local data (var/) and caches; keeps .venv
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
-.PHONY: help install kafka-jars lint typecheck unit test demo worker kafka schemas grafana bench bench-quality format clean
+.PHONY: help install kafka-jars lint typecheck unit test demo worker kafka schemas grafana bench bench-quality bench-priorities format clean

@@ -127,8 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_generate)
 
     from devtools import replay
+    from streams import digest
 
     replay.build_parser(sub)
+    digest.build_parser(sub)
 
     p = sub.add_parser("kafka", help="run a local single-node Apache Kafka broker (foreground)")
     p.add_argument("--partitions", type=int, default=4, help="default partitions (4)")

@@ -4,8 +4,9 @@ An alert is the *rising edge of a condition*. After every event,
 `conditions` lists the conditions that hold for the account, in a fixed
 order; the memory keeps the list of the previous event, and a condition that
 holds now but did not then raises an alert, unless its kind is disabled, the
-account's tier is below the kind's `min_tier`, or an alert with the same key
-fired less than the kind's cool-down ago (event time, `Memory.fired`).
+account's tier is below the kind's `min_tier`, or an alert of the same kind
+fired on the account less than the kind's cool-down ago (event time,
+`Memory.fired`).
 
     condition key (the episode)       holds while
     entered_work_to_keep:<kind>       the success quadrant is work_to_keep:<kind>
@@ -29,8 +30,15 @@ kind's own (`alerts.kinds.<kind>.urgency`), raised, for the kinds
 its health drop and the ARR at risk (`alerts.urgency`); the engagement is the
 tier's (seed 003).
 
-A cancelled account (`subscription_cancelled`, until a new subscription)
-holds no condition, so it raises no alert from its cancellation on.
+An account with no subscription on record, and a cancelled account
+(`subscription_cancelled`, until a new subscription), hold no condition: the
+first has no tier or value at stake yet, the second raises no alert from its
+cancellation on.
+
+The cool-down is per account and kind: a rising edge of a kind that alerted on
+the account less than the kind's cool-down ago raises nothing, whatever its
+episode (four milestones of one stalled plan falling overdue in turn are one
+alert a month, not four). The dedupe key still names the episode that alerted.
 
 Conditions are computed on every event, so they must stay cheap: everything
 here is a few comparisons unless a condition set changed.
@@ -175,12 +183,15 @@ def conditions(
 
     `state` has the event applied and its memory not yet advanced: the memory's
     conditions give the hysteresis, its daily health points the recent peak.
-    A cancelled account holds none (it is terminal until a new subscription), so
-    whatever holds once it subscribes again is a rising edge.
+    An account with no subscription on record holds none: no tier or value at stake is
+    known (a worker may read an account's success or usage topic ahead of its billing
+    topic), so whatever holds when the subscription arrives rises then, with its tier.
+    A cancelled account holds none either (it is terminal until a new subscription).
     Runs on every event: the keys of milestones and invoices are memoised on
     their facts.
     """
-    if state.billing.cancelled:  # terminal until a new subscription: nothing to act on
+    status = state.billing.status
+    if status is None or not status.active:  # no subscription on record, or cancelled
         return ()
     a = config.alerts
     previous = state.memory
@@ -293,6 +304,12 @@ def _prune(
     return tuple(sorted(live.items()))
 
 
+def _last_fired(fired: dict[str, float], kind: str) -> float | None:
+    """When an alert of `kind` last fired on the account (any episode), if remembered."""
+    times = [ts for key, ts in fired.items() if key.partition(":")[0] == kind]
+    return max(times) if times else None
+
+
 def raise_alerts(
     state: AccountState,
     held: tuple[str, ...],
@@ -322,7 +339,7 @@ def raise_alerts(
         spec = _spec(kind, config)
         if not spec.enabled or _TIER_LEVEL[tier] < _TIER_LEVEL[spec.min_tier]:
             continue
-        last = fired.get(key)
+        last = _last_fired(fired, kind)
         if last is not None and now - last < spec.cooldown_days * DAY:
             continue
         fired[key] = now

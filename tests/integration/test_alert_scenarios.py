@@ -32,7 +32,6 @@ from tests.integration.harness import Pipeline
 pytestmark = pytest.mark.integration
 
 ORIGIN = datetime(2026, 1, 5, tzinfo=UTC)
-SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 
 
 @dataclass
@@ -290,14 +289,13 @@ def test_an_account_hovering_at_a_border_does_not_flap(run: Run) -> None:
     assert [a for a in run.of("hover", run.alerts) if a["kind"] == "entered_work_to_keep"] == []
 
 
-def test_a_must_have_failed_payment_is_more_severe_than_a_nice_to_have(run: Run) -> None:
-    severity = {}
-    for tier in ("must_have", "nice_to_have"):
-        (alert,) = [a for a in run.of(f"pay-{tier}", run.alerts) if a["kind"] == "payment_failed"]
-        assert alert["tier"] == tier and alert["dedupe_key"] == f"pay-{tier}:payment_failed:I1"
-        severity[tier] = alert["severity"]
-    assert SEVERITY_RANK[severity["must_have"]] > SEVERITY_RANK[severity["nice_to_have"]]
-    assert severity == {"must_have": "critical", "nice_to_have": "medium"}
+def test_a_failed_payment_alerts_on_a_must_have_account_only(run: Run) -> None:
+    """domain.md: "payment failed on a must-have account" (`min_tier: must_have`)."""
+    (alert,) = [a for a in run.of("pay-must_have", run.alerts) if a["kind"] == "payment_failed"]
+    assert alert["dedupe_key"] == "pay-must_have:payment_failed:I1"
+    assert (alert["tier"], alert["severity"]) == ("must_have", "critical")
+    nice = run.of("pay-nice_to_have", run.alerts)
+    assert [a for a in nice if a["kind"] == "payment_failed"] == []
 
 
 def test_each_account_raises_exactly_the_alerts_of_its_story(run: Run) -> None:
@@ -308,7 +306,7 @@ def test_each_account_raises_exactly_the_alerts_of_its_story(run: Run) -> None:
         "unprofitable": ["entered_work_to_keep"],
         "hover": [],
         "pay-must_have": ["payment_failed"],
-        "pay-nice_to_have": ["payment_failed"],
+        "pay-nice_to_have": [],
         "cancelled": [],
     }
 

@@ -206,7 +206,8 @@ def test_severity_is_tier_by_urgency(
 def test_a_failed_payment_is_more_severe_on_a_more_important_account(
     config: ScoringConfig, model: ChurnModel, tier: str, severity_: Severity, engagement: Engagement
 ) -> None:
-    (alert,) = [a for a in alerts_of(payment_failed(tier), config, model)]
+    every_tier = with_kind("payment_failed", min_tier="nice_to_have")
+    (alert,) = [a for a in alerts_of(payment_failed(tier), every_tier, model)]
     assert (alert.kind, alert.tier, alert.severity, alert.engagement) == (
         "payment_failed",
         Tier(tier),
@@ -264,7 +265,15 @@ def test_a_condition_that_keeps_holding_alerts_once(
     assert [a.kind for a in alerts_of(ev, config, model)].count("payment_failed") == 1
 
 
-def test_each_episode_has_its_own_dedupe_key(config: ScoringConfig, model: ChurnModel) -> None:
+def no_cooldown(*kinds: str) -> ScoringConfig:
+    data = packaged_defaults()
+    for kind in kinds:
+        data["alerts"]["kinds"][kind]["cooldown_days"] = 0
+    return config_from_mapping(data)
+
+
+def test_each_episode_has_its_own_dedupe_key(model: ChurnModel) -> None:
+    config = no_cooldown("milestone_overdue", "payment_failed")  # else one per account and kind
     ev = _profitable(days=3)
     ev.add("milestone_planned", 1, milestone_id="M1", due=5)
     ev.add("milestone_planned", 1, milestone_id="M2", due=6)
@@ -296,7 +305,10 @@ def test_long_ids_are_kept_short_in_memory_but_whole_in_the_alert(
 
 
 def test_conditions_and_cooldowns_stay_bounded(model: ChurnModel) -> None:
-    config = with_config(alerts={"max_tracked": 4})
+    data = packaged_defaults()
+    data["alerts"]["max_tracked"] = 4
+    data["alerts"]["kinds"]["milestone_overdue"]["cooldown_days"] = 0
+    config = config_from_mapping(data)
     ev = _profitable(days=2)
     for i in range(10):
         ev.add("milestone_planned", 1, milestone_id=f"M{i}", due=2)
@@ -486,3 +498,56 @@ def test_the_health_of_an_account_still_onboarding_is_no_reference_for_a_drop(
         ev.add("ticket_opened", 30.4 + i * 0.1, ticket_id=f"T{i}", priority="urgent")
         ev.add("ticket_escalated", 30.45 + i * 0.1, ticket_id=f"T{i}")
     assert "health_drop" in [a.kind for a in alerts_of(_sorted(ev), config, model)]
+
+
+# --- volume: what a team can act on ---------------------------------------------------
+
+
+def test_an_account_with_no_subscription_on_record_raises_nothing_until_it_subscribes(
+    config: ScoringConfig, model: ChurnModel
+) -> None:
+    """A worker reading the success topic ahead of the billing topic sees an account's fit
+    assessments and milestones before its subscription: no tier or value at stake is
+    known yet, so nothing holds. What still holds when the subscription arrives rises
+    then, with the subscription's tier."""
+    ev = Events()
+    ev.add("fit_assessed", 0.1, fit="resource", holds=False)
+    ev.add("milestone_planned", 0.2, milestone_id="M1", due=2)
+    for day in range(1, 6):
+        ev.add("feature_used", day + 0.3, user_id="u0", feature="f0", quantity=3)
+    ev.add("subscription_started", 5.5, plan="enterprise", mrr=5000.0, seats=50)
+    ev.add("feature_used", 6.3, user_id="u0", feature="f0", quantity=3)
+    _, steps = run(ev, config, model)
+    raised = [a for s in steps for a in s.alerts]
+    assert sorted(a.kind for a in raised) == ["milestone_overdue", "success_potential_lost"]
+    assert all(a.ts == at(5.5) and a.tier is Tier.MUST_HAVE for a in raised)
+
+
+def test_one_alert_per_account_and_kind_within_the_cool_down(
+    config: ScoringConfig, model: ChurnModel
+) -> None:
+    """Four milestones of one account falling overdue one after another are one stalled
+    plan to act on: one alert within the kind's cool-down (30 days), not four; the next
+    after it has run out."""
+    ev = _profitable(days=3)
+    for i, due in enumerate((5, 12, 19, 40)):
+        ev.add("milestone_planned", 1, milestone_id=f"M{i}", due=due)
+    for day in range(4, 45):
+        ev.add("feature_used", day, user_id="u1", feature="f1")
+    alerts = [a for a in alerts_of(_sorted(ev), config, model) if a.kind == "milestone_overdue"]
+    assert [a.dedupe_key.removeprefix("acct-1:") for a in alerts] == [
+        "milestone_overdue:M0",
+        "milestone_overdue:M3",
+    ]
+
+
+def test_a_failed_payment_alerts_on_a_must_have_account_only(
+    config: ScoringConfig, model: ChurnModel
+) -> None:
+    """domain.md: "payment failed on a must-have account"."""
+    assert config.alerts.kinds.payment_failed.min_tier is Tier.MUST_HAVE
+    assert alerts_of(payment_failed("want_to_have"), config, model) == []
+    assert alerts_of(payment_failed("nice_to_have"), config, model) == []
+    assert [a.kind for a in alerts_of(payment_failed("must_have"), config, model)] == [
+        "payment_failed"
+    ]

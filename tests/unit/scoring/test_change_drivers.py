@@ -97,3 +97,24 @@ def test_an_alert_message_says_what_moved_since_the_previous_published_score(
     _, steps = run(_turning_sour(), config, model)
     alerts = [a for s in steps for a in s.alerts if a.kind == "entered_work_to_keep"]
     assert alerts and "since the last published score: customer happiness -" in alerts[0].message
+
+
+def test_each_driver_of_change_takes_its_events_from_its_own_signals_evidence(
+    config: ScoringConfig, model: ChurnModel
+) -> None:
+    """Every event a driver of change names is in the evidence of that signal's own
+    sources (`SIGNAL_SOURCES`) in the state the score was published from."""
+    _, steps = run(_turning_sour(), config, model)
+    checked = 0
+    for step in steps:
+        if not step.emit or step.score is None:
+            continue
+        for d in step.score.change_drivers:
+            evidence = {
+                event_id
+                for source in SIGNAL_SOURCES[d.signal]
+                for _, event_id in step.state.evidence.get(source, ())
+            }
+            assert set(d.event_ids) <= evidence, (d.signal, d.event_ids)
+            checked += len(d.event_ids)
+    assert checked > 0
