@@ -172,9 +172,10 @@ class BatchProcessor:
         self.flushing: dict[str, Pending] = {}
         self.catch_up_ticks = catch_up_ticks
         """With the clock (`streams.clock`): before an event, its account is ticked at each
-        day boundary between its time and the event's that a tick record of its partition
-        exists for (`clock_at`), so the outputs do not depend on whether a tick record is
-        read before or after the partition's events."""
+        day boundary between its time and the event's, whether the tick record of that
+        boundary was written or read yet or not (the agent writes the ticks a chunk makes
+        due after scoring it; a replay may read them first), so the outputs do not depend
+        on when a tick record is read relative to the partition's events."""
         self.clock_time: dict[int, float] = {}
         """Per input partition, the newest tick written or applied."""
 
@@ -287,8 +288,7 @@ class BatchProcessor:
                 moved[i], moved[i + 1] = record.partition, record.offset
                 changed = True
                 if self.catch_up_ticks:
-                    upto = min(event.ts.timestamp(), self.clock_time.get(record.partition, 0.0))
-                    state = self._catch_up(state, upto, model, out)
+                    state = self._catch_up(state, event.ts.timestamp(), model, out)
                 try:  # a duplicate comes back as such however old: only new events are late
                     step = scoring.process(state, event, self.config, model)
                     # built only for the emitted steps, and part of scoring the event
@@ -374,8 +374,7 @@ class BatchProcessor:
         return step.state
 
     def clock_at(self, partition: int, ts: float) -> None:
-        """A tick record of `partition` at `ts` was written (or read): events of the
-        partition catch their account up to it (`catch_up_ticks`)."""
+        """A tick record of `partition` at `ts` was written (or read)."""
         if ts > self.clock_time.get(partition, -1.0):
             self.clock_time[partition] = ts
 
