@@ -271,13 +271,21 @@ def register_clock(
                 log.warning("not a tick record on %s: %r", topic.get_topic_name(), value[:200])
                 continue
             clock.ticked(tick.partition, tick.ts)
+            began, busy = time.time(), 0.0
             accounts = accounts_of(store, processor, tick.partition)
+            busy += time.time() - began
             for start in range(0, len(accounts), slice_accounts):
+                slice_began = time.time()
                 async with flusher.chunk():
                     out = processor.tick(tick, accounts[start : start + slice_accounts], load)
                     flusher.track(await sink.publish(out))
                 counters.add(out)
+                busy += time.time() - slice_began
                 await asyncio.sleep(0)  # events go first between slices
+            # (read by `make bench`, bench.sweep_run: the sweep's cost per account)
+            log.info("clock: swept partition %d at %s: accounts=%d busy_ms=%.1f elapsed_ms=%.1f "
+                     "began=%.3f", tick.partition, _iso_day(tick.ts), len(accounts), busy * 1000,
+                     (time.time() - began) * 1000, began)  # fmt: skip
 
     @app.timer(idle_seconds)
     async def idle_ticks() -> None:
