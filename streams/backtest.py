@@ -15,10 +15,13 @@ the outputs depend on the input and the configs only, never on the number of
 processes. Memory is bounded by the run buffers and by the accounts (their
 states, latest closes and observation points), not by the events.
 
+Every live account is ticked at each day boundary of the file's event time,
+as `score-file` does (`streams.clock`; docs/scoring.md, "The clock").
+
 What is written, per config (`base` and, with `--compare`, `compare`):
-the daily close of every account on every day it has events (its score
-after the last event of that day), every transition and alert, and the churn
-track record of the learned model at the end. The model changes once per day
+the daily close of every account on every day it has events or a tick (its
+score after the last event of that day, or the tick's), every transition
+and alert, and the churn track record of the learned model at the end. The model changes once per day
 of event time (the day's examples are learned after the day), where
 `score-file` learns after each event.
 
