@@ -6,10 +6,11 @@ fresh deployment (new topics, consumer group and state) and replayed by a second
 both give the same scores, alerts and ticks.
 
 Every account's history here is its usage only (one family topic): the worker reads the
-family topics at its own pace, and the scoring core does not yet give the same memory for
-every interleaving of several families (issue 19, order independence; a subscription and
-usage history gave two replays different `expansion_opportunity` alerts), which would make
-two replays differ for a reason that is not the clock's."""
+family topics at its own pace, and neither the scoring core (issue 19, order independence;
+a subscription and usage history gave two replays different `expansion_opportunity`
+alerts) nor the catch-up ticks before an event of a family other than usage (docs/
+scoring.md, "Order") give the same outputs for every interleaving of several families,
+which would make two replays differ for a reason that is not the clock's property."""
 
 from __future__ import annotations
 

@@ -203,12 +203,14 @@ def test_two_replays_give_identical_outputs_whatever_the_tick_interleaving() -> 
 def test_ticks_written_after_the_events_of_their_batch_change_nothing() -> None:
     """The scoring agent writes the ticks a batch's event times make due after scoring it,
     while a replay of the log may read those tick records before the batch: an account
-    is evaluated at every midnight between two of its events either way."""
+    is evaluated at every midnight between two of its uses either way. (Its events of
+    other families catch it up to the tick records only, which keeps their order
+    dependence: the accounts here have usage only.)"""
 
     def dump(out: BatchOutput) -> list[str]:
         return sorted(m.model_dump_json() for m in (*out.scores, *out.transitions, *out.alerts))
 
-    records = _scenario()
+    records = [r for r in _scenario() if r.topic == TOPICS[Family.USAGE]]  # offsets 0...
     first, ticks_a = _replay(records)
     after, ticks_b = _replay(records, observe_after=True)
     after_late, ticks_c = _replay(records, observe_after=True, delay=2)
@@ -293,3 +295,29 @@ def test_a_topic_fetched_but_not_scored_yet_holds_the_partition_time() -> None:
     assert due == [Tick(0, int(T0 + d * DAY)) for d in range(1, 71)]
     # a topic not fetched yet holds it too; one with nothing fetched this run does not
     assert topics_unread({"usage": None, "billing": 5}, {}, {}) == 1
+
+
+def test_an_event_of_another_family_read_ahead_of_the_usage_does_not_make_it_quiet() -> None:
+    """A worker reads the family topics at its own pace: a meeting on day 42 may be scored
+    before the usage of days 31-41. Catching the account up to the meeting would tick it at
+    midnights where its usage only looks silent (those events are not read yet): an event
+    of a family other than usage catches its account up to the tick records only."""
+    config = scoring.load_config()
+    model = scoring.default_churn_model(config)
+    processor = BatchProcessor(
+        config, {t: f for f, t in TOPICS.items()}, lambda: model, catch_up_ticks=True
+    )
+    table: dict[str, bytes] = {}
+    events = list(healthy("acct-1", days=60))
+    records = _records(events)
+    early = [r for r in records if scoring_ts(r) < at(31).timestamp()]
+    late = [r for r in records if scoring_ts(r) >= at(31).timestamp()]
+    for day in range(1, 31):  # the partition's ticks so far: its time is day 30
+        processor.clock_at(0, at(day).timestamp())
+    out = processor.run(early, table.get, table.__setitem__)
+    usage = TOPICS[Family.USAGE]
+    others = [r for r in late if r.topic != usage]  # read first
+    out = processor.run(others, table.get, table.__setitem__)
+    out2 = processor.run([r for r in late if r.topic == usage], table.get, table.__setitem__)
+    quiet = [a for a in (*out.alerts, *out2.alerts) if a.kind == "gone_quiet"]
+    assert quiet == []
