@@ -222,13 +222,14 @@ def table(results: dict[str, Any]) -> str:
             (
                 "clock sweep: accounts, cost per account",
                 f"{sw.get('accounts_swept'):,} accounts in {sw.get('partitions_swept')} "
-                f"partitions, {sw.get('sweep_us_per_account'):,} us/account busy, "
+                f"partitions, {sw.get('sweep_us_per_account'):,} us/account busy "
+                f"({sw.get('sweep_tick_cpu_us_per_account'):,} CPU re-scoring), "
                 f"{sw.get('sweep_elapsed_ms'):,} ms elapsed",
             )
         )
         row("  rate", sw.get("rate"), "events/s")
         for name, key in (("during the sweep", "latency_during_sweep"),
-                          ("whole paced window", "latency_window")):  # fmt: skip
+                          ("outside the sweep", "latency_outside_sweep")):  # fmt: skip
             d = sw.get(key, {})
             rows.append((f"  event to score {name} p50 / p99 / max",
                          f"{_fmt(d.get('p50_ms'))} / {_fmt(d.get('p99_ms'))} / "
