@@ -23,12 +23,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import inprocess, latency_run, naive_run, phases, report
+from bench import inprocess, latency_run, naive_run, phases, report, sweep_run
 from bench.context import Context
 from bench.worker_run import BenchError
 
-PHASES = ("ceiling", "worker", "clickhouse", "profile", "naive", "latency", "pipeline", "state")
-KAFKA_PHASES = {"ceiling", "worker", "clickhouse", "profile", "naive", "latency"}
+PHASES = (
+    "ceiling", "worker", "clickhouse", "profile", "naive", "latency", "sweep", "pipeline", "state"
+)  # fmt: skip
+KAFKA_PHASES = {"ceiling", "worker", "clickhouse", "profile", "naive", "latency", "sweep"}
 PRELOADED = {"ceiling", "worker", "clickhouse", "profile", "naive"}
 REPO = Path(__file__).resolve().parents[1]
 
@@ -234,6 +236,8 @@ def _run_phases(
                 attempt(name, fn)
             if "latency" in wanted:  # the steady run is the worker phase's (see phases.worker)
                 attempt("onboarding", latency_run.onboarding_phase)
+            if "sweep" in wanted:  # the clock's daily sweep under paced load
+                attempt("sweep", sweep_run.sweep_phase)
     if "pipeline" in wanted:
         attempt("pipeline", inprocess.pipeline)
     if "state" in wanted:

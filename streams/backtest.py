@@ -15,10 +15,13 @@ the outputs depend on the input and the configs only, never on the number of
 processes. Memory is bounded by the run buffers and by the accounts (their
 states, latest closes and observation points), not by the events.
 
+Every live account is ticked at each day boundary of the file's event time,
+as `score-file` does (`streams.clock`; docs/scoring.md, "The clock").
+
 What is written, per config (`base` and, with `--compare`, `compare`):
-the daily close of every account on every day it has events (its score
-after the last event of that day), every transition and alert, and the churn
-track record of the learned model at the end. The model changes once per day
+the daily close of every account on every day it has events or a tick (its
+score after the last event of that day, or the tick's), every transition
+and alert, and the churn track record of the learned model at the end. The model changes once per day
 of event time (the day's examples are learned after the day), where
 `score-file` learns after each event.
 
@@ -55,7 +58,9 @@ import orjson
 import scoring
 from schemas.decode import decode_event, validate_event
 from schemas.errors import DeadLetterReason, DecodeError
+from scoring.decay import DAY
 from streams import backtest_report as report
+from streams.clock import tick_accounts
 from streams.errors import StreamsError
 from streams.extras import require
 from streams.score_file import (
@@ -261,6 +266,8 @@ class _Shard:
         self.duplicates = [0] * len(self.configs)
         self.bad = 0
         self.samples: list[tuple[int, int, str, str, str | None]] = []
+        self.clock_day: int | None = None
+        """The last day sent: the file's event time has crossed its start."""
 
     def next_day(self) -> int | None:
         return None if self.next is None else self.next[0] // DAY_US
@@ -279,6 +286,23 @@ class _Shard:
         examples: list[list[scoring.LabelledExample]] = [[] for _ in sides]
         transitions: list[list[tuple[str, Any, str]]] = [[] for _ in sides]
         alerts: list[list[tuple[str, Any, str, str]]] = [[] for _ in sides]
+        # the clock (streams.clock), as in score-file: every live account is ticked at each
+        # day boundary the file's event time crossed since the last day, before the day's
+        # events (the parent sends every day from the file's first to its last)
+        since = day if self.clock_day is None else self.clock_day
+        for boundary in range(since + 1, day + 1):
+            for side in sides:
+                for step in tick_accounts(
+                    self.states[side], boundary * DAY, self.configs[side], self.models[side]
+                ):
+                    account = step.state.account_id
+                    last[side][account] = step
+                    examples[side].extend(step.examples)
+                    for t in step.transitions:
+                        transitions[side].append((account, self._row(t), t.kind))
+                    for a in step.alerts:
+                        alerts[side].append((account, self._row(a), a.kind, a.ts.strftime("%Y-%m")))
+        self.clock_day = day
         end = (day + 1) * DAY_US
         events = 0
         process = scoring.process
@@ -721,7 +745,8 @@ def backtest(options: BacktestOptions, progress: bool = False) -> BacktestResult
         score_start = time.monotonic()
 
         def send_day(day: int) -> list[int]:
-            active = [i for i, d in enumerate(next_days) if d == day]
+            # every process, every day: a process with no events that day ticks its accounts
+            active = list(range(n))
             for i in active:
                 models = []
                 for side, learner in enumerate(learners):
@@ -743,7 +768,7 @@ def backtest(options: BacktestOptions, progress: bool = False) -> BacktestResult
                 examples.sort(key=lambda e: (e.snapshot_ts, e.account_id))
                 learner.add(examples)
             pending = [d for d in next_days if d is not None]
-            next_day = min(pending) if pending else None
+            next_day = day + 1 if pending else None
             next_active = send_day(next_day) if next_day is not None else []
             _write_day(sink, comparison, day, results, len(sides))
             scored += sum(r["events"] for r in results)

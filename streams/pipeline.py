@@ -173,10 +173,16 @@ class BatchProcessor:
         self.pending: dict[str, Pending] = {}
         self.flushing: dict[str, Pending] = {}
         self.catch_up_ticks = catch_up_ticks
-        """With the clock (`streams.clock`): before an event, its account is ticked at each
-        day boundary between its time and the event's that a tick record of its partition
-        exists for (`clock_at`), so the outputs do not depend on whether a tick record is
-        read before or after the partition's events."""
+        """With the clock (`streams.clock`): before a usage event, its account is ticked
+        at each day boundary between its time and the event's, whether the tick record of
+        that boundary was written or read yet or not (the agent writes the ticks a chunk
+        makes due after scoring it; a replay may read them first), so the outputs do not
+        depend on when a tick record is read relative to the partition's events. An
+        account's usage is read in order, so the days between two of its uses are truly
+        without use. An event of another family may be read ahead of the account's usage
+        (the topics are read at their own pace): it catches its account up only to the
+        boundaries a tick record of its partition exists for (`clock_at`; the partition's
+        time waits for every topic), or the usage not read yet would look silent."""
         self.clock_time: dict[int, float] = {}
         """Per input partition, the newest tick written or applied."""
         self.shadow_failures = 0
@@ -291,7 +297,9 @@ class BatchProcessor:
                 moved[i], moved[i + 1] = record.partition, record.offset
                 changed = True
                 if self.catch_up_ticks:
-                    upto = min(event.ts.timestamp(), self.clock_time.get(record.partition, 0.0))
+                    upto = event.ts.timestamp()
+                    if FAMILY_BY_TYPE[event.type] is not Family.USAGE:
+                        upto = min(upto, self.clock_time.get(record.partition, 0.0))
                     state = self._catch_up(state, upto, model, out)
                 try:  # a duplicate comes back as such however old: only new events are late
                     step = scoring.process(state, event, self.config, model)
@@ -406,7 +414,7 @@ class BatchProcessor:
 
     def clock_at(self, partition: int, ts: float) -> None:
         """A tick record of `partition` at `ts` was written (or read): events of the
-        partition catch their account up to it (`catch_up_ticks`)."""
+        partition other than usage catch their account up to it (`catch_up_ticks`)."""
         if ts > self.clock_time.get(partition, -1.0):
             self.clock_time[partition] = ts
 

@@ -74,7 +74,8 @@ class Settings(BaseSettings):
         10_000, ge=0, le=10_000_000, validation_alias=_env("HEALTHSCORE_STATE_CACHE")
     )
     # the clock (streams.clock; docs/scoring.md, The clock)
-    clock_enabled: bool = Field(False, validation_alias=_env("HEALTHSCORE_CLOCK"))
+    # on by default: without it a silent account keeps its last score forever
+    clock_enabled: bool = Field(True, validation_alias=_env("HEALTHSCORE_CLOCK"))
     clock_idle_seconds: float = Field(
         60.0, ge=1, le=3600, validation_alias=_env("HEALTHSCORE_CLOCK_IDLE_SECONDS")
     )

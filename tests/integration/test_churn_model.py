@@ -70,6 +70,9 @@ def _pipeline(bootstrap: str, tmp_path: Path) -> Pipeline:
         HEALTHSCORE_SCORING_CONFIG=str(config),
         HEALTHSCORE_CHURN_MIN_PER_CLASS="5",
         HEALTHSCORE_COMMIT_INTERVAL="0.5",
+        # the versions expected are those of the events' examples alone: clock ticks label
+        # examples of their own, on each partition's event time
+        HEALTHSCORE_CLOCK="false",
     )
 
 

@@ -57,6 +57,9 @@ def _setup(bootstrap: str, tmp_path: Path, accounts: int, days: int, seed: int, 
     # events in well under its default 5 s commit interval, so these workers commit every
     # 0.5 s (the commit protocol is the same at any interval)
     env.setdefault("HEALTHSCORE_COMMIT_INTERVAL", "0.5")
+    # the reference is the scoring core over the events alone: no clock ticks (they come
+    # on each partition's event time, which this reference does not model)
+    env.setdefault("HEALTHSCORE_CLOCK", "false")
     config = emit_every_step_config(tmp_path)
     pipeline = Pipeline.create(
         bootstrap, tmp_path / "data", HEALTHSCORE_SCORING_CONFIG=str(config), **env

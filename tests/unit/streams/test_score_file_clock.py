@@ -127,3 +127,32 @@ def test_every_example_labelled_on_a_tick_reaches_the_learner(
     summary = sf.score_file(events, tmp_path / "out.jsonl", config_path=config, now=at(100))
     assert summary.examples_learned > 0
     assert sum(taken) == summary.examples_learned
+
+
+def test_backtest_ticks_silent_accounts_daily_like_score_file(tmp_path: Path) -> None:
+    """`healthscore backtest` ticks every live account at every day boundary of the file's
+    event time, as `score-file` does: the same alerts, ticks' included, and a daily close
+    for the silent account, whatever the number of processes."""
+    from streams import backtest as bt
+
+    _, file_alerts = _scenario(tmp_path)
+    results = {}
+    for workers in (1, 2):
+        out = tmp_path / f"backtest-{workers}"
+        options = bt.BacktestOptions(
+            events=tmp_path / "events.jsonl", out=out, workers=workers, now=at(100), draw=False
+        )
+        bt.backtest(options)
+        results[workers] = {
+            name: (out / "base" / f"{name}.jsonl").read_bytes() for name in ("scores", "alerts")
+        }
+    assert results[1] == results[2]
+    alerts = [Alert.model_validate_json(x) for x in results[1]["alerts"].splitlines()]
+    assert sorted(a.model_dump_json() for a in alerts) == sorted(
+        a.model_dump_json() for a in file_alerts
+    )
+    closes = [ScoreRecord.model_validate_json(x) for x in results[1]["scores"].splitlines()]
+    silent = [s for s in closes if s.account_id == "acct-quiet" and s.ts > at(ACTIVE_DAYS)]
+    assert [s.ts for s in silent] == [at(d) for d in range(ACTIVE_DAYS + 1, ACTIVE_DAYS + 31)]
+    assert all(s.event_id.startswith("tick:") for s in silent)
+    assert all(b.health < a.health for a, b in itertools.pairwise(silent))
