@@ -26,8 +26,8 @@ from bench.context import Context
 from bench.events import EventStream
 from bench.latency_run import _caught_up, _has_received
 from bench.worker_run import BenchError, WorkerRun
+from devtools.kafka_io import create_topics
 from schemas.events import Family
-from streams.kafka_io import create_topics
 
 SWEPT = re.compile(
     r"clock: swept partition (\d+) at \S+: accounts=(\d+) busy_ms=([\d.]+) "

@@ -21,8 +21,9 @@ as `score-file` does (`streams.clock`; docs/scoring.md, "The clock").
 What is written, per config (`base` and, with `--compare`, `compare`):
 the daily close of every account on every day it has events or a tick (its
 score after the last event of that day, or the tick's), every transition
-and alert, and the churn track record of the learned model at the end. The model changes once per day
-of event time (the day's examples are learned after the day), where
+and alert, and the churn track record of the learned model at the end. The
+model changes once per day of event time (the day's examples are learned
+after the day), where
 `score-file` learns after each event.
 
 A record is bad when it cannot be decoded, is more than

@@ -26,9 +26,9 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from devtools.kafka_io import create_topics, produce_events
 from scoring.decay import DAY
 from streams.clock import Tick
-from streams.kafka_io import create_topics, produce_events
 from tests.integration.harness import Pipeline
 from tests.unit.scoring.factory import ORIGIN, Events, at, make
 from tests.unit.scoring.scripts import healthy
