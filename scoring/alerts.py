@@ -30,10 +30,10 @@ kind's own (`alerts.kinds.<kind>.urgency`), raised, for the kinds
 its health drop and the ARR at risk (`alerts.urgency`); the engagement is the
 tier's (seed 003).
 
-An account with no subscription on record, and a cancelled account
-(`subscription_cancelled`, until a new subscription), hold no condition: the
-first has no tier or value at stake yet, the second raises no alert from its
-cancellation on.
+A cancelled account (`subscription_cancelled`, until a new subscription)
+holds no condition, so it raises no alert from its cancellation on. An account
+with no subscription on record is not cancelled: a deployment may feed no
+billing events at all.
 
 The cool-down is per account and kind: a rising edge of a kind that alerted on
 the account less than the kind's cool-down ago raises nothing, whatever its
@@ -183,15 +183,12 @@ def conditions(
 
     `state` has the event applied and its memory not yet advanced: the memory's
     conditions give the hysteresis, its daily health points the recent peak.
-    An account with no subscription on record holds none: no tier or value at stake is
-    known (a worker may read an account's success or usage topic ahead of its billing
-    topic), so whatever holds when the subscription arrives rises then, with its tier.
-    A cancelled account holds none either (it is terminal until a new subscription).
+    A cancelled account holds none (it is terminal until a new subscription), so
+    whatever holds once it subscribes again is a rising edge.
     Runs on every event: the keys of milestones and invoices are memoised on
     their facts.
     """
-    status = state.billing.status
-    if status is None or not status.active:  # no subscription on record, or cancelled
+    if state.billing.cancelled:  # terminal until a new subscription: nothing to act on
         return ()
     a = config.alerts
     previous = state.memory

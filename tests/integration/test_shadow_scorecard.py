@@ -103,6 +103,7 @@ def test_the_worker_writes_shadow_scores_to_clickhouse_and_live_scores_stay_the_
     pipeline = Pipeline.create(
         kafka_bootstrap, tmp_path, HEALTHSCORE_SCORING_CONFIG=str(config_path),
         HEALTHSCORE_CHURN_MODEL_PIN="default",
+        HEALTHSCORE_CLOCK="false",  # the reference below is the scoring core over the events alone
     )  # fmt: skip
     events = _events()
 
