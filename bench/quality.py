@@ -177,7 +177,10 @@ def _count_events(path: Path) -> int:
 
 
 def _score(a: argparse.Namespace, events_path: Path, tag: str) -> tuple[Path, int, str]:
-    """Score the events with the chosen engine: (daily scores JSONL, examples, final model)."""
+    """Score the events with the chosen engine: (daily scores JSONL, outcomes, final model).
+
+    Outcomes: the examples learned (score-file), or the outcomes in the final model's
+    track record (backtest: its newest `churn.track_record_versions` versions only)."""
     if a.engine == "score-file":
         from streams.score_file import score_file
 
@@ -257,7 +260,8 @@ def main(argv: list[str] | None = None) -> int:
         f"convert={t1 - t0:.0f}s (peak RSS {convert_rss:,.0f} MB) "
         f"score={t2 - t1:.0f}s ({n_events / max(t2 - t1, 1e-9):,.0f} events/s, "
         f"peak RSS {_engine_rss_mb(a.engine):,.0f} MB) "
-        f"examples_learned={learned} final_model={final_model}"
+        f"{'examples_learned' if a.engine == 'score-file' else 'outcomes_in_track_record'}="
+        f"{learned} final_model={final_model}"
     )
 
     obs = observations(subs[subs.account_id.isin(chosen)])
