@@ -1,12 +1,18 @@
 """Churn and health quality on a ChurnSim set, by its own protocol, streaming.
 
 usage: python -m bench.quality [SET_DIR] [--accounts N] [--work DIR] [--config PATH]
+                               [--engine backtest|score-file] [--workers N]
 
 1. converts the set into the service's events (`to_events.py` next to the set),
    optionally only N accounts (a deterministic subsample by a hash of the id);
-2. runs `score-file --cadence 1d` (its Python API: the real engine and the real
-   `scoring.ChurnLearner`, learning online from the outcomes it labels itself,
-   no hindsight);
+2. scores them with the real engine and the real `scoring.ChurnLearner`, one
+   learner in event-time order, learning online from the outcomes it labels
+   itself, no hindsight. `--engine backtest` (default): `healthscore backtest`
+   (its Python API), in bounded memory on `--workers` processes, one daily close
+   per account per day with events, the model refitted between days.
+   `--engine score-file`: `score-file --cadence 1d`, every event in memory
+   (~14 GB for a full set), daily ticks of silent accounts, the model refitted
+   between events;
 3. applies the protocol (`observations.py`: every 14 days from 2023-02-15,
    accounts live 28+ days, label = cancels within 56 days; the latest score at
    or before each observation) and prints churn AUC, health AUC, calibration,
@@ -22,7 +28,9 @@ Needs pandas and pyarrow.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib.util
+import resource
 import sys
 import time
 import zlib
@@ -145,6 +153,58 @@ def calibration(y: np.ndarray, p: np.ndarray, bins: int = 5) -> list[str]:
     return out
 
 
+def _peak_rss_mb(who: int) -> float:
+    """Peak resident memory in MB of this process or of its largest waited-for child."""
+    return resource.getrusage(who).ru_maxrss / 1024
+
+
+def _engine_rss_mb(engine: str) -> float:
+    """The scoring's peak memory: this process's for score-file (it includes the
+    conversion's), the largest backtest process's otherwise (the parent holds the
+    learner and the comparison, each worker its shard)."""
+    if engine == "score-file":
+        return _peak_rss_mb(resource.RUSAGE_SELF)
+    return max(_peak_rss_mb(resource.RUSAGE_SELF), _peak_rss_mb(resource.RUSAGE_CHILDREN))
+
+
+def _count_events(path: Path) -> int:
+    if path.suffix.lower() in {".parquet", ".pq"}:
+        import pyarrow.parquet as pq
+
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    with path.open("rb") as f:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 24), b""))
+
+
+def _score(a: argparse.Namespace, events_path: Path, tag: str) -> tuple[Path, int, str]:
+    """Score the events with the chosen engine: (daily scores JSONL, outcomes, final model).
+
+    Outcomes: the examples learned (score-file), or the outcomes in the final model's
+    track record (backtest: its newest `churn.track_record_versions` versions only)."""
+    if a.engine == "score-file":
+        from streams.score_file import score_file
+
+        scores_path = a.work / f"{tag}.scores.jsonl"
+        summary = score_file(events_path, scores_path, a.config, cadence=timedelta(days=1))
+        return scores_path, summary.examples_learned, summary.model_version
+    from streams.backtest import BacktestOptions, backtest
+
+    out = a.work / f"{tag}.backtest"
+    result = backtest(
+        BacktestOptions(
+            events=events_path,
+            out=out,
+            config=a.config,
+            workers=a.workers,
+            tmp_dir=a.work,
+            draw=False,
+        )
+    )
+    track = [orjson.loads(line) for line in (out / "base" / "track_record.jsonl").open("rb")]
+    learned = sum(int(t.get("examples", 0) or 0) for t in track)
+    return out / "base" / "scores.jsonl", learned, result.model_versions[0]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("set_dir", type=Path, nargs="?", default=None)
@@ -152,6 +212,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, default=Path("/tmp/healthscore-quality"))
     ap.add_argument("--config", type=Path, default=None)
     ap.add_argument("--goal", type=float, default=None, help="exit 1 when churn AUC < goal")
+    ap.add_argument(
+        "--engine",
+        choices=("backtest", "score-file"),
+        default="backtest",
+        help="backtest: bounded memory (default); score-file: all events in memory",
+    )
+    ap.add_argument("--workers", type=int, default=2, help="backtest processes (2)")
+    ap.add_argument(
+        "--events",
+        type=Path,
+        default=None,
+        help="the whole set already converted by to_events.py (.jsonl or .parquet): "
+        "scored as it is instead of converting (not with --accounts)",
+    )
     a = ap.parse_args(argv)
     set_dir = (a.set_dir or _default_set()).resolve()
     tools = set_dir.parent
@@ -159,23 +233,35 @@ def main(argv: list[str] | None = None) -> int:
         tools = _default_set().parent
     to_events = _module(tools / "to_events.py")
     observations = _module(tools / "observations.py").observations
-    from streams.score_file import score_file
 
     subs = pd.read_parquet(set_dir / "subscriptions.parquet")
     chosen = sample(subs.account_id, a.accounts)
     tag = f"{set_dir.name}-{a.accounts or 'all'}"
     a.work.mkdir(parents=True, exist_ok=True)
-    events_path, scores_path = a.work / f"{tag}.events.jsonl", a.work / f"{tag}.scores.jsonl"
+    events_path = a.work / f"{tag}.events.jsonl"
     t0 = time.perf_counter()
-    ev = to_events.convert(subset(set_dir, chosen, a.work / f"{tag}.set"))
-    to_events.write_jsonl(ev, events_path)
+    if a.events is not None:
+        if a.accounts is not None:
+            ap.error("--events scores the whole set: leave out --accounts")
+        events_path = a.events.resolve()
+        n_events = _count_events(events_path)
+    else:
+        ev = to_events.convert(subset(set_dir, chosen, a.work / f"{tag}.set"))
+        to_events.write_jsonl(ev, events_path)
+        n_events = len(ev)
+        del ev
+        gc.collect()
+    convert_rss = _peak_rss_mb(resource.RUSAGE_SELF)
     t1 = time.perf_counter()
-    summary = score_file(events_path, scores_path, a.config, cadence=timedelta(days=1))
+    scores_path, learned, final_model = _score(a, events_path, tag)
     t2 = time.perf_counter()
     print(
-        f"set={set_dir.name} accounts={len(chosen)} events={len(ev)} convert={t1 - t0:.0f}s "
-        f"score_file={t2 - t1:.0f}s ({len(ev) / max(t2 - t1, 1e-9):,.0f} events/s) "
-        f"examples_learned={summary.examples_learned} final_model={summary.model_version}"
+        f"set={set_dir.name} accounts={len(chosen)} events={n_events} engine={a.engine} "
+        f"convert={t1 - t0:.0f}s (peak RSS {convert_rss:,.0f} MB) "
+        f"score={t2 - t1:.0f}s ({n_events / max(t2 - t1, 1e-9):,.0f} events/s, "
+        f"peak RSS {_engine_rss_mb(a.engine):,.0f} MB) "
+        f"{'examples_learned' if a.engine == 'score-file' else 'outcomes_in_track_record'}="
+        f"{learned} final_model={final_model}"
     )
 
     obs = observations(subs[subs.account_id.isin(chosen)])

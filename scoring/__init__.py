@@ -6,7 +6,13 @@ ClickHouse. The streams layer calls exactly the names in `__all__`.
 
 from __future__ import annotations
 
-from scoring.churn import ChurnModel, LabelledExample, default_churn_model, learn, track_record
+from scoring.churn import (
+    ChurnModel,
+    LabelledExample,
+    default_churn_model,
+    file_outcomes,
+    track_record,
+)
 from scoring.churn_learner import ChurnLearner, auc_fell, example_from_bytes, example_to_bytes
 from scoring.config import ScoringConfig
 from scoring.config_load import load_config
@@ -42,8 +48,8 @@ __all__ = [
     "default_churn_model",
     "example_from_bytes",
     "example_to_bytes",
+    "file_outcomes",
     "is_too_late",
-    "learn",
     "load_config",
     "new_state",
     "process",

@@ -155,7 +155,8 @@ def contributions(model: ChurnModel, features: Sequence[float]) -> tuple[float, 
 
 def file_outcomes(model: ChurnModel, examples: Sequence[LabelledExample]) -> ChurnModel:
     """The model with each example's outcome filed in the track record under the version
-    that predicted it (coefficients unchanged)."""
+    that predicted it (coefficients unchanged: they move only through
+    `scoring.churn_learner.ChurnLearner`, which needs the config and keeps its examples)."""
     if not examples:
         return model
     track = dict(model.track)
@@ -167,12 +168,6 @@ def file_outcomes(model: ChurnModel, examples: Sequence[LabelledExample]) -> Chu
         while len(track) > model.track_versions:
             del track[next(iter(track))]
     return replace(model, track=track)
-
-
-def learn(model: ChurnModel, examples: Sequence[LabelledExample]) -> ChurnModel:
-    """Files the outcomes in the track record. The coefficients move only through
-    `scoring.churn_learner.ChurnLearner`, which needs the config and keeps its examples."""
-    return file_outcomes(model, examples)
 
 
 def track_record(model: ChurnModel) -> list[TrackRecordRow]:

@@ -206,7 +206,7 @@ def _load(ch: ClickHouse, settings: Settings) -> Loaded:
         ch.insert("transitions", [transition_row(t) for t in out.transitions], TRANSITION_COLUMNS)
         ch.insert("dead_letters", [dead_letter_row(d) for d in out.dead_letters],
                   DEAD_LETTER_COLUMNS)  # fmt: skip
-        model[0] = scoring.learn(model[0], out.examples)
+        model[0] = scoring.file_outcomes(model[0], out.examples)
     ch.insert("alerts", [alert_row(a) for a in alerts], ALERT_COLUMNS)
     now = datetime.now(UTC)
     ch.insert("churn_track_record", [_track_row(r, now) for r in scoring.track_record(model[0])],

@@ -7,7 +7,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from scoring import ChurnModel, LabelledExample, ScoringConfig, learn, process, track_record
+from scoring import (
+    ChurnModel,
+    LabelledExample,
+    ScoringConfig,
+    file_outcomes,
+    process,
+    track_record,
+)
 from scoring.churn import churn_features, contributions, predict
 from scoring.churn_features import FEATURES, MIX_BUCKETS, mix_series
 from scoring.evaluate import evaluate
@@ -99,7 +106,7 @@ def test_track_record_is_filed_under_the_predicting_version(model: ChurnModel) -
     x = model.centres
     examples = [_example(x, i % 3 == 0, version="old") for i in range(9)]
     examples += [_example(x, False, version="new")]
-    filed = learn(model, examples)
+    filed = file_outcomes(model, examples)
     assert filed.coefficients == model.coefficients
     rows = track_record(filed)
     assert [(r.model_version, r.examples, r.positives) for r in rows] == [
@@ -112,13 +119,13 @@ def test_track_record_is_filed_under_the_predicting_version(model: ChurnModel) -
 
 def test_track_record_keeps_a_bounded_number_of_versions(model: ChurnModel) -> None:
     examples = [_example(model.centres, False, version=f"v{i}") for i in range(50)]
-    rows = track_record(learn(model, examples))
+    rows = track_record(file_outcomes(model, examples))
     assert len(rows) == model.track_versions
     assert rows[-1].model_version == "v49"
 
 
 def test_model_round_trips_through_bytes(model: ChurnModel) -> None:
-    filed = learn(model, [_example(model.centres, True), _example(model.centres, False)])
+    filed = file_outcomes(model, [_example(model.centres, True), _example(model.centres, False)])
     again = ChurnModel.from_bytes(filed.to_bytes())
     assert again == filed
     assert again.version == filed.version
