@@ -101,6 +101,19 @@ def _current_of(models: dict[bytes, bytes]) -> scoring.ChurnModel | None:
     return None if value is None else scoring.ChurnModel.from_bytes(value)
 
 
+SLICE_DAYS = 2
+
+
+def _time_slices(events: list[dict[str, Any]], days: int) -> list[list[dict[str, Any]]]:
+    """The events in event-time order, cut every `days` days from the first."""
+    ordered = sorted(events, key=lambda e: datetime.fromisoformat(e["ts"]))
+    first = datetime.fromisoformat(ordered[0]["ts"])
+    slices: dict[int, list[dict[str, Any]]] = {}
+    for e in ordered:
+        slices.setdefault((datetime.fromisoformat(e["ts"]) - first).days // days, []).append(e)
+    return [slices[k] for k in sorted(slices)]
+
+
 def _learn(
     pipeline: Pipeline,
     workers: list[WorkerProcess],
@@ -113,10 +126,17 @@ def _learn(
     newest published model (one that learned more than `beyond` examples)."""
     if events is None:
         events = list(generate(accounts=ACCOUNTS, days=DAYS, seed=SEED, start=START))
-    _produce(pipeline, events)
     topics = list(pipeline.settings.input_topics.values())
     target = total if total is not None else len(events)
-    wait_committed(pipeline.bootstrap, pipeline.settings.app_id, topics, target, workers, 150)
+    # In slices of event time, each committed before the next is sent: a worker reads the
+    # four family topics at their own pace, and an account's snapshots (so its examples)
+    # are taken only once its subscription has been read, so one portfolio sent at once
+    # yielded anywhere from 39 to 260 examples, and sometimes too few for two refits.
+    done = target - len(events)
+    for piece in _time_slices(events, SLICE_DAYS):
+        _produce(pipeline, piece)
+        done += len(piece)
+        wait_committed(pipeline.bootstrap, pipeline.settings.app_id, topics, done, workers, 150)
     examples_topic = pipeline.settings.topic("churn-examples")
     deadline = time.monotonic() + 120
     read, end = -1, 0
