@@ -14,7 +14,7 @@ from dashboards.build.boards.base import (
 )
 from dashboards.build.panels import Panel
 from dashboards.build.variables import DB, ONE_ACCOUNT
-from dashboards.build.visuals import stat, state_timeline, table, timeseries
+from dashboards.build.visuals import PanelSpec
 from scoring.names import MILESTONE_COMPLETION, SIGNALS
 
 LATEST = f"{DB}.latest_score FINAL"
@@ -35,19 +35,19 @@ def now() -> Panel:
         "coverage",
         "freshness_days",
     ]
-    return stat(
+    return PanelSpec(
         "Now",
+        columns,
         f"""
         SELECT health, band, churn_risk, success_quadrant, readiness_quadrant, happiness_band,
                tier, engagement, coverage, freshness_days
         FROM {LATEST}
         WHERE {ONE_ACCOUNT}
         """,
-        columns,
-        width=24,
-        height=4,
-        description="The latest score. Coverage: share of the scorecard's weight resting on "
+        (24, 4),
+        "The latest score. Coverage: share of the scorecard's weight resting on "
         "known signals; freshness: age in days of the newest data behind it.",
+    ).stat(
         units={
             "churn_risk": "percentunit",
             "coverage": "percentunit",
@@ -65,8 +65,9 @@ def now() -> Panel:
 
 
 def health() -> Panel:
-    return timeseries(
+    return PanelSpec(
         "Health score",
+        ["time", "health", "trend_7d", "trend_30d"],
         f"""
         SELECT $__timeInterval(ts) AS time, argMax(health, ts) AS health,
                argMax(trend_7d, ts) AS trend_7d, argMax(trend_30d, ts) AS trend_30d
@@ -75,17 +76,15 @@ def health() -> Panel:
         GROUP BY time
         ORDER BY time
         """,
-        ["time", "health", "trend_7d", "trend_30d"],
-        width=12,
-        height=9,
-        unit="none",
-        description="Health (0-100) and its 7 and 30 day trends, last value per interval.",
-    )
+        (12, 9),
+        "Health (0-100) and its 7 and 30 day trends, last value per interval.",
+    ).timeseries(unit="none")
 
 
 def churn_and_coverage() -> Panel:
-    return timeseries(
+    return PanelSpec(
         "Churn risk and coverage",
+        ["time", "churn_risk", "coverage"],
         f"""
         SELECT $__timeInterval(ts) AS time, argMax(churn_risk, ts) AS churn_risk,
                argMax(coverage, ts) AS coverage
@@ -94,18 +93,15 @@ def churn_and_coverage() -> Panel:
         GROUP BY time
         ORDER BY time
         """,
-        ["time", "churn_risk", "coverage"],
-        width=12,
-        height=9,
-        unit="percentunit",
-        soft_range=(0.0, 1.0),
-    )
+        (12, 9),
+    ).timeseries(unit="percentunit", soft_range=(0.0, 1.0))
 
 
 def signals() -> Panel:
     picks = ",\n               ".join(f"argMax(signals['{s}'], ts) AS {s}" for s in SIGNALS)
-    return timeseries(
+    return PanelSpec(
         "Signals",
+        ["time", *SIGNALS],
         f"""
         SELECT $__timeInterval(ts) AS time,
                {picks}
@@ -114,20 +110,17 @@ def signals() -> Panel:
         GROUP BY time
         ORDER BY time
         """,
-        ["time", *SIGNALS],
-        width=24,
-        height=9,
-        unit="none",
-        soft_range=(-1.0, 1.0),
-        description="The signals (velocity and both happiness signals on -1..1, the rest "
+        (24, 9),
+        "The signals (velocity and both happiness signals on -1..1, the rest "
         f"0..1); a gap is an unknown signal, not zero. `{MILESTONE_COMPLETION}` is where "
         "milestones show: the schema keeps no list of milestones or tickets.",
-    )
+    ).timeseries(unit="none", soft_range=(-1.0, 1.0))
 
 
 def timeline() -> Panel:
-    return state_timeline(
+    return PanelSpec(
         "Quadrant timeline",
+        ["time", "success_quadrant", "readiness_quadrant", "band", "happiness_band"],
         f"""
         SELECT $__timeInterval(ts) AS time,
                argMax(success_quadrant, ts) AS success_quadrant,
@@ -139,16 +132,16 @@ def timeline() -> Panel:
         GROUP BY time
         ORDER BY time
         """,
-        ["time", "success_quadrant", "readiness_quadrant", "band", "happiness_band"],
-        width=24,
-        height=7,
-        colors={**SUCCESS_COLORS, **READINESS_COLORS, **BAND_COLORS, **HAPPINESS_COLORS},
+        (24, 7),
+    ).state_timeline(
+        colors={**SUCCESS_COLORS, **READINESS_COLORS, **BAND_COLORS, **HAPPINESS_COLORS}
     )
 
 
 def transitions() -> Panel:
-    return table(
+    return PanelSpec(
         "Transitions",
+        ["time", "kind", "from_value", "to_value", "drivers", "event_id"],
         f"""
         SELECT ts AS time, kind, from_value, to_value, {drivers_text("drivers")} AS drivers,
                event_id
@@ -157,18 +150,16 @@ def transitions() -> Panel:
         ORDER BY ts DESC
         LIMIT 200
         """,
-        ["time", "kind", "from_value", "to_value", "drivers", "event_id"],
-        width=12,
-        height=9,
-        description="Every change of quadrant, band, tier or success potential, with the "
+        (12, 9),
+        "Every change of quadrant, band, tier or success potential, with the "
         "signals that moved it.",
-        colors={"to_value": {**SUCCESS_COLORS, **READINESS_COLORS, **BAND_COLORS}},
-    )
+    ).table(colors={"to_value": {**SUCCESS_COLORS, **READINESS_COLORS, **BAND_COLORS}})
 
 
 def alerts() -> Panel:
-    return table(
+    return PanelSpec(
         "Alerts",
+        ["time", "kind", "severity", "message", "tier", "engagement", "dedupe_key"],
         f"""
         SELECT ts AS time, kind, severity, message, tier, engagement, dedupe_key
         FROM {DB}.alerts FINAL
@@ -176,18 +167,18 @@ def alerts() -> Panel:
         ORDER BY ts DESC
         LIMIT 200
         """,
-        ["time", "kind", "severity", "message", "tier", "engagement", "dedupe_key"],
-        width=12,
-        height=9,
+        (12, 9),
+    ).table(
         colors={
             "severity": {"critical": "dark-red", "high": "red", "medium": "orange", "low": "blue"}
-        },
+        }
     )
 
 
 def _drivers(title: str, column: str, description: str) -> Panel:
-    return table(
+    return PanelSpec(
         title,
+        ["signal", "value", "weight", "effect"],
         f"""
         SELECT JSONExtractString(d, 'signal') AS signal,
                JSONExtract(d, 'value', 'Nullable(Float64)') AS value,
@@ -197,16 +188,15 @@ def _drivers(title: str, column: str, description: str) -> Panel:
         ARRAY JOIN JSONExtractArrayRaw({column}) AS d
         WHERE {ONE_ACCOUNT}
         """,
-        ["signal", "value", "weight", "effect"],
-        width=8,
-        height=8,
-        description=description,
-    )
+        (8, 8),
+        description,
+    ).table()
 
 
 def fits() -> Panel:
-    return table(
+    return PanelSpec(
         "Success potential: the six fits",
+        ["fit", "status", "potential"],
         f"""
         SELECT fit, multiIf(holds IS NULL, 'unknown', holds = 1, 'holds', 'missing') AS status,
                multiIf(success_potential IS NULL, 'unknown', success_potential = 1, 'yes', 'no')
@@ -216,17 +206,15 @@ def fits() -> Panel:
         WHERE {ONE_ACCOUNT}
         ORDER BY fit
         """,
-        ["fit", "status", "potential"],
-        width=8,
-        height=8,
-        description="Seed 004: success potential holds only when all six fits hold.",
-        colors={"status": {"holds": "green", "missing": "red", "unknown": "#8e8e8e"}},
-    )
+        (8, 8),
+        "Seed 004: success potential holds only when all six fits hold.",
+    ).table(colors={"status": {"holds": "green", "missing": "red", "unknown": "#8e8e8e"}})
 
 
 def live_vs_shadow() -> Panel:
-    return timeseries(
+    return PanelSpec(
         "Live vs shadow health",
+        ["time", "live_health", "shadow_health"],
         f"""
         SELECT $__timeInterval(ts) AS time, argMax(live_health, ts) AS live_health,
                argMax(health, ts) AS shadow_health
@@ -235,14 +223,11 @@ def live_vs_shadow() -> Panel:
         GROUP BY time
         ORDER BY time
         """,
-        ["time", "live_health", "shadow_health"],
-        width=24,
-        height=8,
-        unit="none",
-        description="With `shadow_scorecard` set: the live health and what the shadow "
+        (24, 8),
+        "With `shadow_scorecard` set: the live health and what the shadow "
         "scorecard gives for the same state, at each published score. Empty when no shadow "
         "runs; after a change of shadow scorecard, both scorecards' rows are in range.",
-    )
+    ).timeseries(unit="none")
 
 
 def board() -> Board:

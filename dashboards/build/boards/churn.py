@@ -14,24 +14,15 @@ from dashboards.build.boards.base import (
 from dashboards.build.panels import Panel
 from dashboards.build.scatter import Series, scatter
 from dashboards.build.variables import ACCOUNT_SCOPE, DB
-from dashboards.build.visuals import barchart, table, timeseries
+from dashboards.build.visuals import PanelSpec
 
 TRACK_RECORD = f"{DB}.churn_track_record FINAL"
 LATEST_VERSION = f"model_version = (SELECT argMax(model_version, computed_at) FROM {TRACK_RECORD})"
 
 
 def top_accounts() -> Panel:
-    return table(
+    return PanelSpec(
         "Highest churn risk",
-        f"""
-        SELECT account_id, churn_risk, tier, segment, health, band,
-               success_quadrant AS quadrant, mrr,
-               {drivers_text("churn_drivers")} AS churn_drivers
-        FROM {DB}.latest_score FINAL
-        WHERE cancelled = 0 AND churn_risk IS NOT NULL AND {ACCOUNT_SCOPE}
-        ORDER BY churn_risk DESC, mrr DESC
-        LIMIT 50
-        """,
         [
             "account_id",
             "churn_risk",
@@ -43,18 +34,28 @@ def top_accounts() -> Panel:
             "mrr",
             "churn_drivers",
         ],
-        width=16,
-        height=12,
-        description="The 50 active accounts most likely to cancel within the model's horizon. "
+        f"""
+        SELECT account_id, churn_risk, tier, segment, health, band,
+               success_quadrant AS quadrant, mrr,
+               {drivers_text("churn_drivers")} AS churn_drivers
+        FROM {DB}.latest_score FINAL
+        WHERE cancelled = 0 AND churn_risk IS NOT NULL AND {ACCOUNT_SCOPE}
+        ORDER BY churn_risk DESC, mrr DESC
+        LIMIT 50
+        """,
+        (16, 12),
+        "The 50 active accounts most likely to cancel within the model's horizon. "
         "`churn_drivers`: each signal's contribution in log-odds (negative lowers the risk).",
+    ).table(
         units={"churn_risk": "percentunit", "health": "none", "mrr": "currencyUSD"},
         colors={"tier": TIER_COLORS, "band": BAND_COLORS, "quadrant": SUCCESS_COLORS},
     )
 
 
 def distribution() -> Panel:
-    return barchart(
+    return PanelSpec(
         "Churn risk distribution",
+        ["churn_risk", *TIER_COLORS],
         f"""
         SELECT concat(toString(bucket), '-', toString(bucket + 10), '%') AS churn_risk,
                {count_by_tier()}
@@ -66,42 +67,30 @@ def distribution() -> Panel:
         GROUP BY bucket
         ORDER BY bucket
         """,
-        ["churn_risk", *TIER_COLORS],
-        width=8,
-        height=12,
-        description="Active accounts per 10 % of churn risk, stacked by tier.",
-        series_colors=TIER_COLORS,
-    )
+        (8, 12),
+        "Active accounts per 10 % of churn risk, stacked by tier.",
+    ).barchart(series_colors=TIER_COLORS)
 
 
 def quality_over_time() -> Panel:
-    return timeseries(
+    return PanelSpec(
         "Model track record: AUC and Brier score per version",
+        ["time", "auc", "brier"],
         f"""
         SELECT computed_at AS time, auc, brier
         FROM {TRACK_RECORD}
         ORDER BY time
         """,
-        ["time", "auc", "brier"],
-        width=12,
-        height=9,
-        unit="none",
-        soft_range=(0.0, 1.0),
-        description="One point per model version, at the time its record was computed. AUC: "
+        (12, 9),
+        "One point per model version, at the time its record was computed. AUC: "
         "ranking quality (0.5 is chance, higher is better). Brier: mean squared error of the "
         "probabilities (lower is better).",
-    )
+    ).timeseries(unit="none", soft_range=(0.0, 1.0))
 
 
 def versions() -> Panel:
-    return table(
+    return PanelSpec(
         "Model versions",
-        f"""
-        SELECT model_version, computed_at, examples, positives, auc, auc_previous, auc_fell,
-               brier
-        FROM {TRACK_RECORD}
-        ORDER BY computed_at DESC
-        """,
         [
             "model_version",
             "computed_at",
@@ -112,14 +101,18 @@ def versions() -> Panel:
             "auc_fell",
             "brier",
         ],
-        width=12,
-        height=9,
-        description="The churn model's record per version against the outcomes the service "
+        f"""
+        SELECT model_version, computed_at, examples, positives, auc, auc_previous, auc_fell,
+               brier
+        FROM {TRACK_RECORD}
+        ORDER BY computed_at DESC
+        """,
+        (12, 9),
+        "The churn model's record per version against the outcomes the service "
         "observed (cancellations, and survival past the horizon). `auc_fell` = 1: this "
         "version's AUC is below the previous version's by more than HEALTHSCORE_CHURN_AUC_DROP "
         "(roll back: docs/operations.md, The churn model).",
-        units={"computed_at": "dateTimeAsIso"},
-    )
+    ).table(units={"computed_at": "dateTimeAsIso"})
 
 
 def calibration() -> Panel:
@@ -155,8 +148,9 @@ def calibration() -> Panel:
 
 
 def bins() -> Panel:
-    return table(
+    return PanelSpec(
         "Calibration bins of the latest model",
+        ["model_version", "bin_start", "predicted", "observed", "examples"],
         f"""
         SELECT model_version, bin_start, predicted, observed, examples
         FROM {TRACK_RECORD}
@@ -165,10 +159,9 @@ def bins() -> Panel:
         WHERE {LATEST_VERSION}
         ORDER BY bin_start
         """,
-        ["model_version", "bin_start", "predicted", "observed", "examples"],
-        width=12,
-        height=10,
-        units={"bin_start": "percentunit", "predicted": "percentunit", "observed": "percentunit"},
+        (12, 10),
+    ).table(
+        units={"bin_start": "percentunit", "predicted": "percentunit", "observed": "percentunit"}
     )
 
 

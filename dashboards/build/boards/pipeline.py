@@ -10,7 +10,7 @@ from __future__ import annotations
 from dashboards.build.boards.base import Board, rows
 from dashboards.build.panels import Panel
 from dashboards.build.variables import ACCOUNT_SCOPE, ACCOUNTS_IN_SCOPE, DB
-from dashboards.build.visuals import stat, table, timeseries
+from dashboards.build.visuals import PanelSpec
 
 HISTORY = f"{DB}.score_history"
 DEAD = f"{DB}.dead_letters FINAL"
@@ -19,7 +19,7 @@ LAG_MS = "dateDiff('millisecond', ts, written_at)"
 
 
 def _stat(title: str, sql: str, column: str, unit: str, description: str) -> Panel:
-    return stat(title, sql, [column], width=6, height=5, unit=unit, description=description)
+    return PanelSpec(title, [column], sql, (6, 5), description).stat(unit=unit)
 
 
 def headline() -> list[Panel]:
@@ -59,8 +59,9 @@ def headline() -> list[Panel]:
 
 
 def score_rate() -> Panel:
-    return timeseries(
+    return PanelSpec(
         "Score updates per second by segment",
+        ["time", "segment", "score_updates_per_s"],
         f"""
         SELECT $__timeInterval(written_at) AS time, segment,
                count() / $__interval_s AS score_updates_per_s
@@ -69,20 +70,17 @@ def score_rate() -> Panel:
         GROUP BY time, segment
         ORDER BY time
         """,
-        ["time", "segment", "score_updates_per_s"],
-        width=12,
-        height=8,
-        unit="reqps",
-        long_format=True,
-        description="Rows written to score_history per second (wall-clock `written_at`). The "
+        (12, 8),
+        "Rows written to score_history per second (wall-clock `written_at`). The "
         "worker writes an account's last score of each batch, so this is at most the event rate.",
-    )
+    ).timeseries(unit="reqps", long_format=True)
 
 
 def event_rate() -> Panel:
     events = "toInt64(events_applied)"
-    return timeseries(
+    return PanelSpec(
         "Events applied per second",
+        ["time", "events_per_s"],
         f"""
         SELECT $__timeInterval(written_at) AS time, sum(applied) / $__interval_s AS events_per_s
         FROM (
@@ -96,19 +94,17 @@ def event_rate() -> Panel:
         GROUP BY time
         ORDER BY time
         """,
-        ["time", "events_per_s"],
-        width=12,
-        height=8,
-        unit="reqps",
-        description="Accepted events per second, from the growth of each account's "
+        (12, 8),
+        "Accepted events per second, from the growth of each account's "
         "`events_applied` between consecutive score rows (an account's first row in the range "
         "counts as one event). Per-family rates are not in ClickHouse: no raw-events table.",
-    )
+    ).timeseries(unit="reqps")
 
 
 def lag() -> Panel:
-    return timeseries(
+    return PanelSpec(
         "End-to-end lag (written_at - event ts)",
+        ["time", "p50_s", "p95_s", "max_s"],
         f"""
         SELECT $__timeInterval(written_at) AS time,
                quantile(0.5)({LAG_MS}) / 1000 AS p50_s,
@@ -119,16 +115,14 @@ def lag() -> Panel:
         GROUP BY time
         ORDER BY time
         """,
-        ["time", "p50_s", "p95_s", "max_s"],
-        width=12,
-        height=8,
-        unit="s",
-    )
+        (12, 8),
+    ).timeseries(unit="s")
 
 
 def dead_letter_rate() -> Panel:
-    return timeseries(
+    return PanelSpec(
         "Dead letters per second by source topic",
+        ["time", "source_topic", "dead_letters_per_s"],
         f"""
         SELECT $__timeInterval(received_at) AS time, source_topic,
                count() / $__interval_s AS dead_letters_per_s
@@ -137,19 +131,15 @@ def dead_letter_rate() -> Panel:
         GROUP BY time, source_topic
         ORDER BY time
         """,
-        ["time", "source_topic", "dead_letters_per_s"],
-        width=12,
-        height=8,
-        unit="reqps",
-        long_format=True,
-        description="One series per input topic (= event family) and the dead-letter reasons "
-        "below.",
-    )
+        (12, 8),
+        "One series per input topic (= event family) and the dead-letter reasons below.",
+    ).timeseries(unit="reqps", long_format=True)
 
 
 def by_reason() -> Panel:
-    return table(
+    return PanelSpec(
         "Dead letters by reason and topic",
+        ["reason", "source_topic", "messages", "last_seen"],
         f"""
         SELECT reason, source_topic, count() AS messages, max(received_at) AS last_seen
         FROM {DEAD}
@@ -157,23 +147,13 @@ def by_reason() -> Panel:
         GROUP BY reason, source_topic
         ORDER BY messages DESC
         """,
-        ["reason", "source_topic", "messages", "last_seen"],
-        width=12,
-        height=9,
-        units={"last_seen": "dateTimeAsIso"},
-    )
+        (12, 9),
+    ).table(units={"last_seen": "dateTimeAsIso"})
 
 
 def latest_dead_letters() -> Panel:
-    return table(
+    return PanelSpec(
         "Latest dead letters",
-        f"""
-        SELECT received_at, source_topic, partition, offset, reason, field, detail, account_id
-        FROM {DEAD}
-        WHERE $__timeFilter(received_at)
-        ORDER BY received_at DESC
-        LIMIT 100
-        """,
         [
             "received_at",
             "source_topic",
@@ -184,10 +164,15 @@ def latest_dead_letters() -> Panel:
             "detail",
             "account_id",
         ],
-        width=12,
-        height=9,
-        units={"received_at": "dateTimeAsIso"},
-    )
+        f"""
+        SELECT received_at, source_topic, partition, offset, reason, field, detail, account_id
+        FROM {DEAD}
+        WHERE $__timeFilter(received_at)
+        ORDER BY received_at DESC
+        LIMIT 100
+        """,
+        (12, 9),
+    ).table(units={"received_at": "dateTimeAsIso"})
 
 
 def board() -> Board:

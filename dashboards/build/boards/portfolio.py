@@ -16,7 +16,7 @@ from dashboards.build.boards.base import (
 from dashboards.build.panels import Panel, pretty
 from dashboards.build.scatter import Series, scatter
 from dashboards.build.variables import ACCOUNT_SCOPE, ACCOUNTS_IN_SCOPE, DB
-from dashboards.build.visuals import barchart, table
+from dashboards.build.visuals import PanelSpec
 
 LATEST = f"{DB}.latest_score FINAL"
 
@@ -115,8 +115,9 @@ def readiness_quadrant(lines: QuadrantLines) -> Panel:
 
 
 def _counts(title: str, column: str, description: str) -> Panel:
-    return barchart(
+    return PanelSpec(
         title,
+        [column, *TIER_COLORS],
         f"""
         SELECT ifNull({column}, 'unknown') AS {column}, {count_by_tier()}
         FROM {LATEST}
@@ -124,17 +125,15 @@ def _counts(title: str, column: str, description: str) -> Panel:
         GROUP BY {column}
         ORDER BY {column}
         """,
-        [column, *TIER_COLORS],
-        width=8,
-        height=8,
-        description=description,
-        series_colors=TIER_COLORS,
-    )
+        (8, 8),
+        description,
+    ).barchart(series_colors=TIER_COLORS)
 
 
 def health_distribution() -> Panel:
-    return barchart(
+    return PanelSpec(
         "Health distribution",
+        ["health", *BAND_COLORS],
         f"""
         SELECT concat(toString(bucket), '-', toString(bucket + 10)) AS health,
                {", ".join(f"countIf(band = '{b}') AS {b}" for b in BAND_COLORS)}
@@ -146,17 +145,15 @@ def health_distribution() -> Panel:
         GROUP BY bucket
         ORDER BY bucket
         """,
-        ["health", *BAND_COLORS],
-        width=12,
-        height=9,
-        description="Accounts per 10 points of health, split by band (green / yellow / red).",
-        series_colors=BAND_COLORS,
-    )
+        (12, 9),
+        "Accounts per 10 points of health, split by band (green / yellow / red).",
+    ).barchart(series_colors=BAND_COLORS)
 
 
 def movements() -> Panel:
-    return table(
+    return PanelSpec(
         "Movements between quadrants in the last 7 days",
+        ["kind", "from_quadrant", "to_quadrant", "movements", "accounts"],
         f"""
         SELECT kind,
                ifNull(from_value, '(first score)') AS from_quadrant,
@@ -170,15 +167,13 @@ def movements() -> Panel:
         GROUP BY kind, from_quadrant, to_quadrant
         ORDER BY movements DESC
         """,
-        ["kind", "from_quadrant", "to_quadrant", "movements", "accounts"],
-        width=12,
-        height=9,
-        description="Quadrant transitions in the 7 days up to the end of the time range "
-        "(event time).",
+        (12, 9),
+        "Quadrant transitions in the 7 days up to the end of the time range (event time).",
+    ).table(
         colors={
             "from_quadrant": {**SUCCESS_COLORS, **READINESS_COLORS},
             "to_quadrant": {**SUCCESS_COLORS, **READINESS_COLORS},
-        },
+        }
     )
 
 
@@ -196,8 +191,9 @@ SHADOW_NOW = f"""
 
 
 def shadow_bands() -> Panel:
-    return barchart(
+    return PanelSpec(
         "Shadow scorecard: accounts per live band, by shadow band",
+        ["live_band", *BAND_COLORS],
         f"""
         SELECT live AS live_band,
                {", ".join(f"countIf(shadow = '{b}') AS {b}" for b in BAND_COLORS)}
@@ -205,19 +201,17 @@ def shadow_bands() -> Panel:
         GROUP BY live
         ORDER BY indexOf({list(BAND_COLORS)!r}, live)
         """,
-        ["live_band", *BAND_COLORS],
-        width=12,
-        height=8,
-        description="With `shadow_scorecard` set: each active account's latest live band, "
+        (12, 8),
+        "With `shadow_scorecard` set: each active account's latest live band, "
         "split by the band the shadow scorecard gives it. A bar of one colour: the shadow "
         "moves no account out of that band.",
-        series_colors=BAND_COLORS,
-    )
+    ).barchart(series_colors=BAND_COLORS)
 
 
 def shadow_migrations() -> Panel:
-    return table(
+    return PanelSpec(
         "Shadow scorecard: band migrations live → shadow",
+        ["live_band", "shadow_band", "accounts", "mean_difference", "mean_abs_difference"],
         f"""
         SELECT live AS live_band, shadow AS shadow_band, count() AS accounts,
                round(avg(difference), 2) AS mean_difference,
@@ -226,14 +220,11 @@ def shadow_migrations() -> Panel:
         GROUP BY live, shadow
         ORDER BY indexOf({list(BAND_COLORS)!r}, live), indexOf({list(BAND_COLORS)!r}, shadow)
         """,
-        ["live_band", "shadow_band", "accounts", "mean_difference", "mean_abs_difference"],
-        width=12,
-        height=8,
-        description="Accounts per (live band, shadow band) at their latest score, and the "
+        (12, 8),
+        "Accounts per (live band, shadow band) at their latest score, and the "
         "mean shadow minus live health (points). Shadow bands start their hysteresis from "
         "the live band, so a migration here is a move clearly across a border.",
-        colors={"live_band": BAND_COLORS, "shadow_band": BAND_COLORS},
-    )
+    ).table(colors={"live_band": BAND_COLORS, "shadow_band": BAND_COLORS})
 
 
 def board(lines: QuadrantLines | None = None) -> Board:

@@ -13,15 +13,16 @@ from dashboards.build.boards.base import (
 )
 from dashboards.build.panels import Panel
 from dashboards.build.variables import ACCOUNT_SCOPE, ACCOUNTS_IN_SCOPE, DB
-from dashboards.build.visuals import barchart, stat, table, timeseries
+from dashboards.build.visuals import PanelSpec
 
 IN_WORK_TO_KEEP = "success_quadrant LIKE 'work_to_keep:%' AND cancelled = 0"
 WORK_TO_KEEP_COLORS = {k: v for k, v in SUCCESS_COLORS.items() if k.startswith("work_to_keep:")}
 
 
 def totals() -> Panel:
-    return stat(
+    return PanelSpec(
         "In work to keep now",
+        ["flight_risk", "unprofitable", "mrr_at_stake"],
         f"""
         SELECT countIf(success_quadrant = 'work_to_keep:flight_risk') AS flight_risk,
                countIf(success_quadrant = 'work_to_keep:unprofitable') AS unprofitable,
@@ -29,17 +30,15 @@ def totals() -> Panel:
         FROM {DB}.latest_score FINAL
         WHERE {IN_WORK_TO_KEEP} AND {ACCOUNT_SCOPE}
         """,
-        ["flight_risk", "unprofitable", "mrr_at_stake"],
-        width=8,
-        height=6,
-        description="Active accounts in each work-to-keep quadrant and the MRR they bring.",
-        units={"mrr_at_stake": "currencyUSD"},
-    )
+        (8, 6),
+        "Active accounts in each work-to-keep quadrant and the MRR they bring.",
+    ).stat(units={"mrr_at_stake": "currencyUSD"})
 
 
 def by_tier() -> Panel:
-    return barchart(
+    return PanelSpec(
         "Work to keep by tier",
+        ["quadrant", *TIER_COLORS],
         f"""
         SELECT success_quadrant AS quadrant, {count_by_tier()}
         FROM {DB}.latest_score FINAL
@@ -47,16 +46,14 @@ def by_tier() -> Panel:
         GROUP BY quadrant
         ORDER BY quadrant
         """,
-        ["quadrant", *TIER_COLORS],
-        width=8,
-        height=6,
-        series_colors=TIER_COLORS,
-    )
+        (8, 6),
+    ).barchart(series_colors=TIER_COLORS)
 
 
 def entries() -> Panel:
-    return timeseries(
+    return PanelSpec(
         "Moves into work to keep",
+        ["time", "flight_risk", "unprofitable"],
         f"""
         SELECT $__timeInterval(ts) AS time,
                countIf(to_value = 'work_to_keep:flight_risk') AS flight_risk,
@@ -67,17 +64,26 @@ def entries() -> Panel:
         GROUP BY time
         ORDER BY time
         """,
-        ["time", "flight_risk", "unprofitable"],
-        width=8,
-        height=6,
-        bars=True,
-        description="Success-quadrant transitions into either work-to-keep quadrant (event time).",
-    )
+        (8, 6),
+        "Success-quadrant transitions into either work-to-keep quadrant (event time).",
+    ).timeseries(bars=True)
 
 
 def accounts() -> Panel:
-    return table(
+    return PanelSpec(
         "Accounts to work on",
+        [
+            "account_id",
+            "quadrant",
+            "since",
+            "tier",
+            "churn_risk",
+            "health",
+            "mrr",
+            "approach",
+            "focus",
+            "drivers",
+        ],
         f"""
         SELECT l.account_id AS account_id,
                l.success_quadrant AS quadrant,
@@ -106,24 +112,12 @@ def accounts() -> Panel:
         ORDER BY {tier_order("l.tier")}, l.churn_risk DESC
         SETTINGS join_use_nulls = 1
         """,
-        [
-            "account_id",
-            "quadrant",
-            "since",
-            "tier",
-            "churn_risk",
-            "health",
-            "mrr",
-            "approach",
-            "focus",
-            "drivers",
-        ],
-        width=24,
-        height=14,
-        description="Every active account in either work-to-keep quadrant, must-haves first. "
+        (24, 14),
+        "Every active account in either work-to-keep quadrant, must-haves first. "
         "`since`: when it entered its current quadrant (the latest transition into it). "
         "`approach`: the engagement its importance tier calls for (seed 003). `drivers`: the "
         "signals behind its health score, in points.",
+    ).table(
         units={
             "churn_risk": "percentunit",
             "health": "none",
