@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from textwrap import dedent
+
 from dashboards.build.boards.base import (
     BAND_COLORS,
     HAPPINESS_COLORS,
@@ -10,6 +12,7 @@ from dashboards.build.boards.base import (
     TIER_COLORS,
     Board,
     drivers_text,
+    per_interval,
     rows,
 )
 from dashboards.build.panels import Panel
@@ -20,6 +23,20 @@ from scoring.names import MILESTONE_COMPLETION, SIGNALS
 LATEST = f"{DB}.latest_score FINAL"
 HISTORY = f"{DB}.score_history"
 IN_RANGE = f"{ONE_ACCOUNT} AND $__timeFilter(ts)"
+SHADOW = f"{DB}.shadow_scores"
+
+
+def _over_time(select: str, source: str = HISTORY) -> str:
+    """SQL: `select` (naming `time`) over the account's rows of `source` in the time range,
+    one row per interval."""
+    return per_interval(f"{dedent(select).strip()}\nFROM {source}\nWHERE {IN_RANGE}")
+
+
+def _latest(table: str, select: str) -> str:
+    """SQL: `select` over the account's newest 200 rows of `table` in the time range."""
+    return f"{dedent(select).strip()}\nFROM {DB}.{table} FINAL\nWHERE {IN_RANGE}\n" + (
+        "ORDER BY ts DESC\nLIMIT 200"
+    )
 
 
 def now() -> Panel:
@@ -68,14 +85,10 @@ def health() -> Panel:
     return PanelSpec(
         "Health score",
         ["time", "health", "trend_7d", "trend_30d"],
-        f"""
+        _over_time("""
         SELECT $__timeInterval(ts) AS time, argMax(health, ts) AS health,
                argMax(trend_7d, ts) AS trend_7d, argMax(trend_30d, ts) AS trend_30d
-        FROM {HISTORY}
-        WHERE {IN_RANGE}
-        GROUP BY time
-        ORDER BY time
-        """,
+        """),
         (12, 9),
         "Health (0-100) and its 7 and 30 day trends, last value per interval.",
     ).timeseries(unit="none")
@@ -85,14 +98,10 @@ def churn_and_coverage() -> Panel:
     return PanelSpec(
         "Churn risk and coverage",
         ["time", "churn_risk", "coverage"],
-        f"""
+        _over_time("""
         SELECT $__timeInterval(ts) AS time, argMax(churn_risk, ts) AS churn_risk,
                argMax(coverage, ts) AS coverage
-        FROM {HISTORY}
-        WHERE {IN_RANGE}
-        GROUP BY time
-        ORDER BY time
-        """,
+        """),
         (12, 9),
     ).timeseries(unit="percentunit", soft_range=(0.0, 1.0))
 
@@ -102,14 +111,10 @@ def signals() -> Panel:
     return PanelSpec(
         "Signals",
         ["time", *SIGNALS],
-        f"""
+        _over_time(f"""
         SELECT $__timeInterval(ts) AS time,
                {picks}
-        FROM {HISTORY}
-        WHERE {IN_RANGE}
-        GROUP BY time
-        ORDER BY time
-        """,
+        """),
         (24, 9),
         "The signals (velocity and both happiness signals on -1..1, the rest "
         f"0..1); a gap is an unknown signal, not zero. `{MILESTONE_COMPLETION}` is where "
@@ -121,17 +126,13 @@ def timeline() -> Panel:
     return PanelSpec(
         "Quadrant timeline",
         ["time", "success_quadrant", "readiness_quadrant", "band", "happiness_band"],
-        f"""
+        _over_time("""
         SELECT $__timeInterval(ts) AS time,
                argMax(success_quadrant, ts) AS success_quadrant,
                argMax(readiness_quadrant, ts) AS readiness_quadrant,
                argMax(band, ts) AS band,
                argMax(happiness_band, ts) AS happiness_band
-        FROM {HISTORY}
-        WHERE {IN_RANGE}
-        GROUP BY time
-        ORDER BY time
-        """,
+        """),
         (24, 7),
     ).state_timeline(
         colors={**SUCCESS_COLORS, **READINESS_COLORS, **BAND_COLORS, **HAPPINESS_COLORS}
@@ -142,14 +143,13 @@ def transitions() -> Panel:
     return PanelSpec(
         "Transitions",
         ["time", "kind", "from_value", "to_value", "drivers", "event_id"],
-        f"""
-        SELECT ts AS time, kind, from_value, to_value, {drivers_text("drivers")} AS drivers,
-               event_id
-        FROM {DB}.transitions FINAL
-        WHERE {IN_RANGE}
-        ORDER BY ts DESC
-        LIMIT 200
-        """,
+        _latest(
+            "transitions",
+            f"""
+            SELECT ts AS time, kind, from_value, to_value, {drivers_text("drivers")} AS drivers,
+                   event_id
+            """,
+        ),
         (12, 9),
         "Every change of quadrant, band, tier or success potential, with the "
         "signals that moved it.",
@@ -160,13 +160,9 @@ def alerts() -> Panel:
     return PanelSpec(
         "Alerts",
         ["time", "kind", "severity", "message", "tier", "engagement", "dedupe_key"],
-        f"""
-        SELECT ts AS time, kind, severity, message, tier, engagement, dedupe_key
-        FROM {DB}.alerts FINAL
-        WHERE {IN_RANGE}
-        ORDER BY ts DESC
-        LIMIT 200
-        """,
+        _latest(
+            "alerts", "SELECT ts AS time, kind, severity, message, tier, engagement, dedupe_key"
+        ),
         (12, 9),
     ).table(
         colors={
@@ -215,14 +211,13 @@ def live_vs_shadow() -> Panel:
     return PanelSpec(
         "Live vs shadow health",
         ["time", "live_health", "shadow_health"],
-        f"""
-        SELECT $__timeInterval(ts) AS time, argMax(live_health, ts) AS live_health,
-               argMax(health, ts) AS shadow_health
-        FROM {DB}.shadow_scores
-        WHERE {IN_RANGE}
-        GROUP BY time
-        ORDER BY time
-        """,
+        _over_time(
+            """
+            SELECT $__timeInterval(ts) AS time, argMax(live_health, ts) AS live_health,
+                   argMax(health, ts) AS shadow_health
+            """,
+            SHADOW,
+        ),
         (24, 8),
         "With `shadow_scorecard` set: the live health and what the shadow "
         "scorecard gives for the same state, at each published score. Empty when no shadow "

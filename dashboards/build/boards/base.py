@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from textwrap import dedent
 
 from dashboards.build.panels import JSON, Panel, layout
-from dashboards.build.variables import DEFAULT_DATABASE, template_variables
+from dashboards.build.variables import DB, DEFAULT_DATABASE, template_variables
 
 SCHEMA_VERSION = 41  # Grafana 12's dashboard schema
 TAG = "healthscore"
@@ -40,9 +41,40 @@ def tier_order(column: str = "tier") -> str:
     return f"indexOf({list(TIERS)!r}, {column})"
 
 
+def count_by(column: str, values: Iterable[str]) -> str:
+    """SQL select list: one count column per value of `column`, named after the value."""
+    return ", ".join(f"countIf({column} = '{v}') AS {v}" for v in values)
+
+
 def count_by_tier() -> str:
     """SQL select list: one count column per tier, named after the tier."""
-    return ", ".join(f"countIf(tier = '{t}') AS {t}" for t in TIERS)
+    return count_by("tier", TIERS)
+
+
+def per_interval(sql: str, *by: str) -> str:
+    """SQL: `sql` (a SELECT naming `time`, with its FROM and WHERE) grouped per time
+    interval (and `by`), in time order."""
+    return f"{dedent(sql).strip()}\nGROUP BY {', '.join(('time', *by))}\nORDER BY time"
+
+
+def per_ten_points(
+    name: str, value: str, split: str, values: Iterable[str], where: str, percent: bool = False
+) -> str:
+    """SQL: the latest scores matching `where` per 10 points of `value` (0-100), one row
+    per bucket named `0-10` ... `90-100` (`%` with `percent`) in column `name`, counted
+    by each of `values` of `split`."""
+    label = "concat(toString(bucket), '-', toString(bucket + 10)" + (", '%')" if percent else ")")
+    return f"""
+        SELECT {label} AS {name},
+               {count_by(split, values)}
+        FROM (
+            SELECT least(intDiv(toUInt32({value}), 10) * 10, 90) AS bucket, {split}
+            FROM {DB}.latest_score FINAL
+            WHERE {where}
+        )
+        GROUP BY bucket
+        ORDER BY bucket
+        """
 
 
 def drivers_text(column: str) -> str:

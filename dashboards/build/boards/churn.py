@@ -6,9 +6,10 @@ from dashboards.build.boards.base import (
     BAND_COLORS,
     SUCCESS_COLORS,
     TIER_COLORS,
+    TIERS,
     Board,
-    count_by_tier,
     drivers_text,
+    per_ten_points,
     rows,
 )
 from dashboards.build.panels import Panel
@@ -56,17 +57,14 @@ def distribution() -> Panel:
     return PanelSpec(
         "Churn risk distribution",
         ["churn_risk", *TIER_COLORS],
-        f"""
-        SELECT concat(toString(bucket), '-', toString(bucket + 10), '%') AS churn_risk,
-               {count_by_tier()}
-        FROM (
-            SELECT least(intDiv(toUInt32(churn_risk * 100), 10) * 10, 90) AS bucket, tier
-            FROM {DB}.latest_score FINAL
-            WHERE cancelled = 0 AND churn_risk IS NOT NULL AND {ACCOUNT_SCOPE}
-        )
-        GROUP BY bucket
-        ORDER BY bucket
-        """,
+        per_ten_points(
+            "churn_risk",
+            "churn_risk * 100",
+            "tier",
+            TIERS,
+            f"cancelled = 0 AND churn_risk IS NOT NULL AND {ACCOUNT_SCOPE}",
+            percent=True,
+        ),
         (8, 12),
         "Active accounts per 10 % of churn risk, stacked by tier.",
     ).barchart(series_colors=TIER_COLORS)

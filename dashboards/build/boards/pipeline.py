@@ -7,7 +7,7 @@ the event behind it) and rejected input from `dead_letters`.
 
 from __future__ import annotations
 
-from dashboards.build.boards.base import Board, rows
+from dashboards.build.boards.base import Board, per_interval, rows
 from dashboards.build.panels import Panel
 from dashboards.build.variables import ACCOUNT_SCOPE, ACCOUNTS_IN_SCOPE, DB
 from dashboards.build.visuals import PanelSpec
@@ -16,6 +16,17 @@ HISTORY = f"{DB}.score_history"
 DEAD = f"{DB}.dead_letters FINAL"
 LAST_5_MIN = "written_at > $__toTime - INTERVAL 5 MINUTE AND written_at <= $__toTime"
 LAG_MS = "dateDiff('millisecond', ts, written_at)"
+WRITTEN_IN_RANGE = f"$__timeFilter(written_at) AND {ACCOUNTS_IN_SCOPE}"
+
+
+def _per_second_by(label: str, column: str, source: str, time: str, where: str) -> str:
+    """SQL: rows of `source` per second in each interval of `time`, in `column`, one
+    series per value of `label`."""
+    return per_interval(
+        f"SELECT $__timeInterval({time}) AS time, {label},\n"
+        f"       count() / $__interval_s AS {column}\nFROM {source}\nWHERE {where}",
+        label,
+    )
 
 
 def _stat(title: str, sql: str, column: str, unit: str, description: str) -> Panel:
@@ -62,14 +73,7 @@ def score_rate() -> Panel:
     return PanelSpec(
         "Score updates per second by segment",
         ["time", "segment", "score_updates_per_s"],
-        f"""
-        SELECT $__timeInterval(written_at) AS time, segment,
-               count() / $__interval_s AS score_updates_per_s
-        FROM {HISTORY}
-        WHERE $__timeFilter(written_at) AND {ACCOUNTS_IN_SCOPE}
-        GROUP BY time, segment
-        ORDER BY time
-        """,
+        _per_second_by("segment", "score_updates_per_s", HISTORY, "written_at", WRITTEN_IN_RANGE),
         (12, 8),
         "Rows written to score_history per second (wall-clock `written_at`). The "
         "worker writes an account's last score of each batch, so this is at most the event rate.",
@@ -81,7 +85,7 @@ def event_rate() -> Panel:
     return PanelSpec(
         "Events applied per second",
         ["time", "events_per_s"],
-        f"""
+        per_interval(f"""
         SELECT $__timeInterval(written_at) AS time, sum(applied) / $__interval_s AS events_per_s
         FROM (
             SELECT written_at,
@@ -89,11 +93,9 @@ def event_rate() -> Panel:
                        PARTITION BY account_id ORDER BY events_applied
                        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS applied
             FROM {HISTORY}
-            WHERE $__timeFilter(written_at) AND {ACCOUNTS_IN_SCOPE}
+            WHERE {WRITTEN_IN_RANGE}
         )
-        GROUP BY time
-        ORDER BY time
-        """,
+        """),
         (12, 8),
         "Accepted events per second, from the growth of each account's "
         "`events_applied` between consecutive score rows (an account's first row in the range "
@@ -105,16 +107,14 @@ def lag() -> Panel:
     return PanelSpec(
         "End-to-end lag (written_at - event ts)",
         ["time", "p50_s", "p95_s", "max_s"],
-        f"""
+        per_interval(f"""
         SELECT $__timeInterval(written_at) AS time,
                quantile(0.5)({LAG_MS}) / 1000 AS p50_s,
                quantile(0.95)({LAG_MS}) / 1000 AS p95_s,
                max({LAG_MS}) / 1000 AS max_s
         FROM {HISTORY}
-        WHERE $__timeFilter(written_at) AND {ACCOUNTS_IN_SCOPE}
-        GROUP BY time
-        ORDER BY time
-        """,
+        WHERE {WRITTEN_IN_RANGE}
+        """),
         (12, 8),
     ).timeseries(unit="s")
 
@@ -123,14 +123,9 @@ def dead_letter_rate() -> Panel:
     return PanelSpec(
         "Dead letters per second by source topic",
         ["time", "source_topic", "dead_letters_per_s"],
-        f"""
-        SELECT $__timeInterval(received_at) AS time, source_topic,
-               count() / $__interval_s AS dead_letters_per_s
-        FROM {DEAD}
-        WHERE $__timeFilter(received_at)
-        GROUP BY time, source_topic
-        ORDER BY time
-        """,
+        _per_second_by(
+            "source_topic", "dead_letters_per_s", DEAD, "received_at", "$__timeFilter(received_at)"
+        ),
         (12, 8),
         "One series per input topic (= event family) and the dead-letter reasons below.",
     ).timeseries(unit="reqps", long_format=True)

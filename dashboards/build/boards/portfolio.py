@@ -10,7 +10,9 @@ from dashboards.build.boards.base import (
     SUCCESS_COLORS,
     TIER_COLORS,
     Board,
+    count_by,
     count_by_tier,
+    per_ten_points,
     rows,
 )
 from dashboards.build.panels import Panel, pretty
@@ -19,6 +21,8 @@ from dashboards.build.variables import ACCOUNT_SCOPE, ACCOUNTS_IN_SCOPE, DB
 from dashboards.build.visuals import PanelSpec
 
 LATEST = f"{DB}.latest_score FINAL"
+ACTIVE = f"cancelled = 0 AND {ACCOUNT_SCOPE}"
+"""Active accounts in the selected segments, tiers and accounts."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +125,7 @@ def _counts(title: str, column: str, description: str) -> Panel:
         f"""
         SELECT ifNull({column}, 'unknown') AS {column}, {count_by_tier()}
         FROM {LATEST}
-        WHERE cancelled = 0 AND {ACCOUNT_SCOPE}
+        WHERE {ACTIVE}
         GROUP BY {column}
         ORDER BY {column}
         """,
@@ -134,17 +138,7 @@ def health_distribution() -> Panel:
     return PanelSpec(
         "Health distribution",
         ["health", *BAND_COLORS],
-        f"""
-        SELECT concat(toString(bucket), '-', toString(bucket + 10)) AS health,
-               {", ".join(f"countIf(band = '{b}') AS {b}" for b in BAND_COLORS)}
-        FROM (
-            SELECT least(intDiv(toUInt32(health), 10) * 10, 90) AS bucket, band
-            FROM {LATEST}
-            WHERE cancelled = 0 AND {ACCOUNT_SCOPE}
-        )
-        GROUP BY bucket
-        ORDER BY bucket
-        """,
+        per_ten_points("health", "health", "band", BAND_COLORS, ACTIVE),
         (12, 9),
         "Accounts per 10 points of health, split by band (green / yellow / red).",
     ).barchart(series_colors=BAND_COLORS)
@@ -185,7 +179,7 @@ SHADOW_NOW = f"""
         FROM {DB}.shadow_scores
         WHERE ts <= $__toTime
           AND account_id IN (SELECT account_id FROM {LATEST}
-                             WHERE cancelled = 0 AND {ACCOUNT_SCOPE})
+                             WHERE {ACTIVE})
         GROUP BY account_id"""
 """Each active account's latest shadow row up to the end of the time range."""
 
@@ -196,7 +190,7 @@ def shadow_bands() -> Panel:
         ["live_band", *BAND_COLORS],
         f"""
         SELECT live AS live_band,
-               {", ".join(f"countIf(shadow = '{b}') AS {b}" for b in BAND_COLORS)}
+               {count_by("shadow", BAND_COLORS)}
         FROM ({SHADOW_NOW})
         GROUP BY live
         ORDER BY indexOf({list(BAND_COLORS)!r}, live)

@@ -8,6 +8,7 @@ from dashboards.build.boards.base import (
     Board,
     count_by_tier,
     drivers_text,
+    per_interval,
     rows,
     tier_order,
 )
@@ -54,16 +55,14 @@ def entries() -> Panel:
     return PanelSpec(
         "Moves into work to keep",
         ["time", "flight_risk", "unprofitable"],
-        f"""
+        per_interval(f"""
         SELECT $__timeInterval(ts) AS time,
                countIf(to_value = 'work_to_keep:flight_risk') AS flight_risk,
                countIf(to_value = 'work_to_keep:unprofitable') AS unprofitable
         FROM {DB}.transitions FINAL
         WHERE kind = 'success_quadrant' AND to_value LIKE 'work_to_keep:%'
           AND $__timeFilter(ts) AND {ACCOUNTS_IN_SCOPE}
-        GROUP BY time
-        ORDER BY time
-        """,
+        """),
         (8, 6),
         "Success-quadrant transitions into either work-to-keep quadrant (event time).",
     ).timeseries(bars=True)
