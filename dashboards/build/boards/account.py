@@ -39,8 +39,9 @@ def _latest(table: str, select: str) -> str:
     )
 
 
-def now() -> Panel:
-    columns = [
+NOW = PanelSpec(
+    "Now",
+    [
         "health",
         "band",
         "churn_risk",
@@ -51,124 +52,107 @@ def now() -> Panel:
         "engagement",
         "coverage",
         "freshness_days",
-    ]
-    return PanelSpec(
-        "Now",
-        columns,
+    ],
+    f"""
+    SELECT health, band, churn_risk, success_quadrant, readiness_quadrant, happiness_band,
+           tier, engagement, coverage, freshness_days
+    FROM {LATEST}
+    WHERE {ONE_ACCOUNT}
+    """,
+    (24, 4),
+    "The latest score. Coverage: share of the scorecard's weight resting on "
+    "known signals; freshness: age in days of the newest data behind it.",
+).stat(
+    units={
+        "churn_risk": "percentunit",
+        "coverage": "percentunit",
+        "freshness_days": "d",
+        "health": "none",
+    },
+    colors={
+        "band": BAND_COLORS,
+        "success_quadrant": SUCCESS_COLORS,
+        "readiness_quadrant": READINESS_COLORS,
+        "happiness_band": HAPPINESS_COLORS,
+        "tier": TIER_COLORS,
+    },
+)
+
+
+HEALTH = PanelSpec(
+    "Health score",
+    ["time", "health", "trend_7d", "trend_30d"],
+    _over_time("""
+    SELECT $__timeInterval(ts) AS time, argMax(health, ts) AS health,
+           argMax(trend_7d, ts) AS trend_7d, argMax(trend_30d, ts) AS trend_30d
+    """),
+    (12, 9),
+    "Health (0-100) and its 7 and 30 day trends, last value per interval.",
+).timeseries(unit="none")
+
+
+CHURN_AND_COVERAGE = PanelSpec(
+    "Churn risk and coverage",
+    ["time", "churn_risk", "coverage"],
+    _over_time("""
+    SELECT $__timeInterval(ts) AS time, argMax(churn_risk, ts) AS churn_risk,
+           argMax(coverage, ts) AS coverage
+    """),
+    (12, 9),
+).timeseries(unit="percentunit", soft_range=(0.0, 1.0))
+
+
+SIGNALS_OVER_TIME = PanelSpec(
+    "Signals",
+    ["time", *SIGNALS],
+    _over_time(
+        "SELECT $__timeInterval(ts) AS time,\n"
+        + ",\n".join(f"       argMax(signals['{s}'], ts) AS {s}" for s in SIGNALS)
+    ),
+    (24, 9),
+    "The signals (velocity and both happiness signals on -1..1, the rest "
+    f"0..1); a gap is an unknown signal, not zero. `{MILESTONE_COMPLETION}` is where "
+    "milestones show: the schema keeps no list of milestones or tickets.",
+).timeseries(unit="none", soft_range=(-1.0, 1.0))
+
+
+TIMELINE = PanelSpec(
+    "Quadrant timeline",
+    ["time", "success_quadrant", "readiness_quadrant", "band", "happiness_band"],
+    _over_time("""
+    SELECT $__timeInterval(ts) AS time,
+           argMax(success_quadrant, ts) AS success_quadrant,
+           argMax(readiness_quadrant, ts) AS readiness_quadrant,
+           argMax(band, ts) AS band,
+           argMax(happiness_band, ts) AS happiness_band
+    """),
+    (24, 7),
+).state_timeline(colors={**SUCCESS_COLORS, **READINESS_COLORS, **BAND_COLORS, **HAPPINESS_COLORS})
+
+
+TRANSITIONS = PanelSpec(
+    "Transitions",
+    ["time", "kind", "from_value", "to_value", "drivers", "event_id"],
+    _latest(
+        "transitions",
         f"""
-        SELECT health, band, churn_risk, success_quadrant, readiness_quadrant, happiness_band,
-               tier, engagement, coverage, freshness_days
-        FROM {LATEST}
-        WHERE {ONE_ACCOUNT}
+        SELECT ts AS time, kind, from_value, to_value, {drivers_text("drivers")} AS drivers,
+               event_id
         """,
-        (24, 4),
-        "The latest score. Coverage: share of the scorecard's weight resting on "
-        "known signals; freshness: age in days of the newest data behind it.",
-    ).stat(
-        units={
-            "churn_risk": "percentunit",
-            "coverage": "percentunit",
-            "freshness_days": "d",
-            "health": "none",
-        },
-        colors={
-            "band": BAND_COLORS,
-            "success_quadrant": SUCCESS_COLORS,
-            "readiness_quadrant": READINESS_COLORS,
-            "happiness_band": HAPPINESS_COLORS,
-            "tier": TIER_COLORS,
-        },
-    )
+    ),
+    (12, 9),
+    "Every change of quadrant, band, tier or success potential, with the signals that moved it.",
+).table(colors={"to_value": {**SUCCESS_COLORS, **READINESS_COLORS, **BAND_COLORS}})
 
 
-def health() -> Panel:
-    return PanelSpec(
-        "Health score",
-        ["time", "health", "trend_7d", "trend_30d"],
-        _over_time("""
-        SELECT $__timeInterval(ts) AS time, argMax(health, ts) AS health,
-               argMax(trend_7d, ts) AS trend_7d, argMax(trend_30d, ts) AS trend_30d
-        """),
-        (12, 9),
-        "Health (0-100) and its 7 and 30 day trends, last value per interval.",
-    ).timeseries(unit="none")
-
-
-def churn_and_coverage() -> Panel:
-    return PanelSpec(
-        "Churn risk and coverage",
-        ["time", "churn_risk", "coverage"],
-        _over_time("""
-        SELECT $__timeInterval(ts) AS time, argMax(churn_risk, ts) AS churn_risk,
-               argMax(coverage, ts) AS coverage
-        """),
-        (12, 9),
-    ).timeseries(unit="percentunit", soft_range=(0.0, 1.0))
-
-
-def signals() -> Panel:
-    picks = ",\n               ".join(f"argMax(signals['{s}'], ts) AS {s}" for s in SIGNALS)
-    return PanelSpec(
-        "Signals",
-        ["time", *SIGNALS],
-        _over_time(f"""
-        SELECT $__timeInterval(ts) AS time,
-               {picks}
-        """),
-        (24, 9),
-        "The signals (velocity and both happiness signals on -1..1, the rest "
-        f"0..1); a gap is an unknown signal, not zero. `{MILESTONE_COMPLETION}` is where "
-        "milestones show: the schema keeps no list of milestones or tickets.",
-    ).timeseries(unit="none", soft_range=(-1.0, 1.0))
-
-
-def timeline() -> Panel:
-    return PanelSpec(
-        "Quadrant timeline",
-        ["time", "success_quadrant", "readiness_quadrant", "band", "happiness_band"],
-        _over_time("""
-        SELECT $__timeInterval(ts) AS time,
-               argMax(success_quadrant, ts) AS success_quadrant,
-               argMax(readiness_quadrant, ts) AS readiness_quadrant,
-               argMax(band, ts) AS band,
-               argMax(happiness_band, ts) AS happiness_band
-        """),
-        (24, 7),
-    ).state_timeline(
-        colors={**SUCCESS_COLORS, **READINESS_COLORS, **BAND_COLORS, **HAPPINESS_COLORS}
-    )
-
-
-def transitions() -> Panel:
-    return PanelSpec(
-        "Transitions",
-        ["time", "kind", "from_value", "to_value", "drivers", "event_id"],
-        _latest(
-            "transitions",
-            f"""
-            SELECT ts AS time, kind, from_value, to_value, {drivers_text("drivers")} AS drivers,
-                   event_id
-            """,
-        ),
-        (12, 9),
-        "Every change of quadrant, band, tier or success potential, with the "
-        "signals that moved it.",
-    ).table(colors={"to_value": {**SUCCESS_COLORS, **READINESS_COLORS, **BAND_COLORS}})
-
-
-def alerts() -> Panel:
-    return PanelSpec(
-        "Alerts",
-        ["time", "kind", "severity", "message", "tier", "engagement", "dedupe_key"],
-        _latest(
-            "alerts", "SELECT ts AS time, kind, severity, message, tier, engagement, dedupe_key"
-        ),
-        (12, 9),
-    ).table(
-        colors={
-            "severity": {"critical": "dark-red", "high": "red", "medium": "orange", "low": "blue"}
-        }
-    )
+ALERTS = PanelSpec(
+    "Alerts",
+    ["time", "kind", "severity", "message", "tier", "engagement", "dedupe_key"],
+    _latest("alerts", "SELECT ts AS time, kind, severity, message, tier, engagement, dedupe_key"),
+    (12, 9),
+).table(
+    colors={"severity": {"critical": "dark-red", "high": "red", "medium": "orange", "low": "blue"}}
+)
 
 
 def _drivers(title: str, column: str, description: str) -> Panel:
@@ -189,40 +173,38 @@ def _drivers(title: str, column: str, description: str) -> Panel:
     ).table()
 
 
-def fits() -> Panel:
-    return PanelSpec(
-        "Success potential: the six fits",
-        ["fit", "status", "potential"],
-        f"""
-        SELECT fit, multiIf(holds IS NULL, 'unknown', holds = 1, 'holds', 'missing') AS status,
-               multiIf(success_potential IS NULL, 'unknown', success_potential = 1, 'yes', 'no')
-                   AS potential
-        FROM {LATEST}
-        ARRAY JOIN mapKeys(fits) AS fit, mapValues(fits) AS holds
-        WHERE {ONE_ACCOUNT}
-        ORDER BY fit
+FITS = PanelSpec(
+    "Success potential: the six fits",
+    ["fit", "status", "potential"],
+    f"""
+    SELECT fit, multiIf(holds IS NULL, 'unknown', holds = 1, 'holds', 'missing') AS status,
+           multiIf(success_potential IS NULL, 'unknown', success_potential = 1, 'yes', 'no')
+               AS potential
+    FROM {LATEST}
+    ARRAY JOIN mapKeys(fits) AS fit, mapValues(fits) AS holds
+    WHERE {ONE_ACCOUNT}
+    ORDER BY fit
+    """,
+    (8, 8),
+    "Seed 004: success potential holds only when all six fits hold.",
+).table(colors={"status": {"holds": "green", "missing": "red", "unknown": "#8e8e8e"}})
+
+
+LIVE_VS_SHADOW = PanelSpec(
+    "Live vs shadow health",
+    ["time", "live_health", "shadow_health"],
+    _over_time(
+        """
+        SELECT $__timeInterval(ts) AS time, argMax(live_health, ts) AS live_health,
+               argMax(health, ts) AS shadow_health
         """,
-        (8, 8),
-        "Seed 004: success potential holds only when all six fits hold.",
-    ).table(colors={"status": {"holds": "green", "missing": "red", "unknown": "#8e8e8e"}})
-
-
-def live_vs_shadow() -> Panel:
-    return PanelSpec(
-        "Live vs shadow health",
-        ["time", "live_health", "shadow_health"],
-        _over_time(
-            """
-            SELECT $__timeInterval(ts) AS time, argMax(live_health, ts) AS live_health,
-                   argMax(health, ts) AS shadow_health
-            """,
-            SHADOW,
-        ),
-        (24, 8),
-        "With `shadow_scorecard` set: the live health and what the shadow "
-        "scorecard gives for the same state, at each published score. Empty when no shadow "
-        "runs; after a change of shadow scorecard, both scorecards' rows are in range.",
-    ).timeseries(unit="none")
+        SHADOW,
+    ),
+    (24, 8),
+    "With `shadow_scorecard` set: the live health and what the shadow "
+    "scorecard gives for the same state, at each published score. Empty when no shadow "
+    "runs; after a change of shadow scorecard, both scorecards' rows are in range.",
+).timeseries(unit="none")
 
 
 def board() -> Board:
@@ -234,11 +216,11 @@ def board() -> Board:
         tags=("account",),
         one_account=True,
         rows=rows(
-            [now()],
-            [health(), churn_and_coverage()],
-            [signals()],
-            [timeline()],
-            [transitions(), alerts()],
+            [NOW],
+            [HEALTH, CHURN_AND_COVERAGE],
+            [SIGNALS_OVER_TIME],
+            [TIMELINE],
+            [TRANSITIONS, ALERTS],
             [
                 _drivers(
                     "Health drivers now",
@@ -250,8 +232,8 @@ def board() -> Board:
                     "churn_drivers",
                     "What the churn risk rests on: effect in log-odds.",
                 ),
-                fits(),
+                FITS,
             ],
-            [live_vs_shadow()],
+            [LIVE_VS_SHADOW],
         ),
     )

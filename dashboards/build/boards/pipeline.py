@@ -17,6 +17,7 @@ DEAD = f"{DB}.dead_letters FINAL"
 LAST_5_MIN = "written_at > $__toTime - INTERVAL 5 MINUTE AND written_at <= $__toTime"
 LAG_MS = "dateDiff('millisecond', ts, written_at)"
 WRITTEN_IN_RANGE = f"$__timeFilter(written_at) AND {ACCOUNTS_IN_SCOPE}"
+EVENTS_APPLIED = "toInt64(events_applied)"
 
 
 def _per_second_by(label: str, column: str, source: str, time: str, where: str) -> str:
@@ -33,141 +34,133 @@ def _stat(title: str, sql: str, column: str, unit: str, description: str) -> Pan
     return PanelSpec(title, [column], sql, (6, 5), description).stat(unit=unit)
 
 
-def headline() -> list[Panel]:
-    return [
-        _stat(
-            "Score updates/s, last 5 min",
-            f"SELECT count() / 300 AS score_updates_per_s FROM {HISTORY} "
-            f"WHERE {LAST_5_MIN} AND {ACCOUNTS_IN_SCOPE}",
-            "score_updates_per_s",
-            "reqps",
-            "Score rows written per second over the 5 minutes before the end of the range.",
-        ),
-        _stat(
-            "End-to-end lag p95, last 5 min",
-            f"SELECT quantile(0.95)({LAG_MS}) / 1000 AS lag_p95_s FROM {HISTORY} "
-            f"WHERE {LAST_5_MIN} AND {ACCOUNTS_IN_SCOPE}",
-            "lag_p95_s",
-            "s",
-            "written_at - ts: from the event's own time to its score in ClickHouse. Replays "
-            "and late events make it large by design.",
-        ),
-        _stat(
-            "Dead letters in range",
-            f"SELECT count() AS dead_letters FROM {DEAD} WHERE $__timeFilter(received_at)",
-            "dead_letters",
-            "short",
-            "Messages refused in the time range (all topics; not filtered by segment or tier).",
-        ),
-        _stat(
-            "Accounts scored",
-            f"SELECT count() AS accounts FROM {DB}.latest_score FINAL WHERE {ACCOUNT_SCOPE}",
-            "accounts",
-            "short",
-            "Accounts with a latest score in the selected segments and tiers.",
-        ),
-    ]
+HEADLINE = [
+    _stat(
+        "Score updates/s, last 5 min",
+        f"SELECT count() / 300 AS score_updates_per_s FROM {HISTORY} "
+        f"WHERE {LAST_5_MIN} AND {ACCOUNTS_IN_SCOPE}",
+        "score_updates_per_s",
+        "reqps",
+        "Score rows written per second over the 5 minutes before the end of the range.",
+    ),
+    _stat(
+        "End-to-end lag p95, last 5 min",
+        f"SELECT quantile(0.95)({LAG_MS}) / 1000 AS lag_p95_s FROM {HISTORY} "
+        f"WHERE {LAST_5_MIN} AND {ACCOUNTS_IN_SCOPE}",
+        "lag_p95_s",
+        "s",
+        "written_at - ts: from the event's own time to its score in ClickHouse. Replays "
+        "and late events make it large by design.",
+    ),
+    _stat(
+        "Dead letters in range",
+        f"SELECT count() AS dead_letters FROM {DEAD} WHERE $__timeFilter(received_at)",
+        "dead_letters",
+        "short",
+        "Messages refused in the time range (all topics; not filtered by segment or tier).",
+    ),
+    _stat(
+        "Accounts scored",
+        f"SELECT count() AS accounts FROM {DB}.latest_score FINAL WHERE {ACCOUNT_SCOPE}",
+        "accounts",
+        "short",
+        "Accounts with a latest score in the selected segments and tiers.",
+    ),
+]
 
 
-def score_rate() -> Panel:
-    return PanelSpec(
-        "Score updates per second by segment",
-        ["time", "segment", "score_updates_per_s"],
-        _per_second_by("segment", "score_updates_per_s", HISTORY, "written_at", WRITTEN_IN_RANGE),
-        (12, 8),
-        "Rows written to score_history per second (wall-clock `written_at`). The "
-        "worker writes an account's last score of each batch, so this is at most the event rate.",
-    ).timeseries(unit="reqps", long_format=True)
+SCORE_RATE = PanelSpec(
+    "Score updates per second by segment",
+    ["time", "segment", "score_updates_per_s"],
+    _per_second_by("segment", "score_updates_per_s", HISTORY, "written_at", WRITTEN_IN_RANGE),
+    (12, 8),
+    "Rows written to score_history per second (wall-clock `written_at`). The "
+    "worker writes an account's last score of each batch, so this is at most the event rate.",
+).timeseries(unit="reqps", long_format=True)
 
 
-def event_rate() -> Panel:
-    events = "toInt64(events_applied)"
-    return PanelSpec(
-        "Events applied per second",
-        ["time", "events_per_s"],
-        per_interval(f"""
-        SELECT $__timeInterval(written_at) AS time, sum(applied) / $__interval_s AS events_per_s
-        FROM (
-            SELECT written_at,
-                   {events} - lagInFrame({events}, 1, {events} - 1) OVER (
-                       PARTITION BY account_id ORDER BY events_applied
-                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS applied
-            FROM {HISTORY}
-            WHERE {WRITTEN_IN_RANGE}
-        )
-        """),
-        (12, 8),
-        "Accepted events per second, from the growth of each account's "
-        "`events_applied` between consecutive score rows (an account's first row in the range "
-        "counts as one event). Per-family rates are not in ClickHouse: no raw-events table.",
-    ).timeseries(unit="reqps")
-
-
-def lag() -> Panel:
-    return PanelSpec(
-        "End-to-end lag (written_at - event ts)",
-        ["time", "p50_s", "p95_s", "max_s"],
-        per_interval(f"""
-        SELECT $__timeInterval(written_at) AS time,
-               quantile(0.5)({LAG_MS}) / 1000 AS p50_s,
-               quantile(0.95)({LAG_MS}) / 1000 AS p95_s,
-               max({LAG_MS}) / 1000 AS max_s
+EVENT_RATE = PanelSpec(
+    "Events applied per second",
+    ["time", "events_per_s"],
+    per_interval(f"""
+    SELECT $__timeInterval(written_at) AS time, sum(applied) / $__interval_s AS events_per_s
+    FROM (
+        SELECT written_at,
+               {EVENTS_APPLIED} - lagInFrame({EVENTS_APPLIED}, 1, {EVENTS_APPLIED} - 1) OVER (
+                   PARTITION BY account_id ORDER BY events_applied
+                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS applied
         FROM {HISTORY}
         WHERE {WRITTEN_IN_RANGE}
-        """),
-        (12, 8),
-    ).timeseries(unit="s")
+    )
+    """),
+    (12, 8),
+    "Accepted events per second, from the growth of each account's "
+    "`events_applied` between consecutive score rows (an account's first row in the range "
+    "counts as one event). Per-family rates are not in ClickHouse: no raw-events table.",
+).timeseries(unit="reqps")
 
 
-def dead_letter_rate() -> Panel:
-    return PanelSpec(
-        "Dead letters per second by source topic",
-        ["time", "source_topic", "dead_letters_per_s"],
-        _per_second_by(
-            "source_topic", "dead_letters_per_s", DEAD, "received_at", "$__timeFilter(received_at)"
-        ),
-        (12, 8),
-        "One series per input topic (= event family) and the dead-letter reasons below.",
-    ).timeseries(unit="reqps", long_format=True)
+LAG = PanelSpec(
+    "End-to-end lag (written_at - event ts)",
+    ["time", "p50_s", "p95_s", "max_s"],
+    per_interval(f"""
+    SELECT $__timeInterval(written_at) AS time,
+           quantile(0.5)({LAG_MS}) / 1000 AS p50_s,
+           quantile(0.95)({LAG_MS}) / 1000 AS p95_s,
+           max({LAG_MS}) / 1000 AS max_s
+    FROM {HISTORY}
+    WHERE {WRITTEN_IN_RANGE}
+    """),
+    (12, 8),
+).timeseries(unit="s")
 
 
-def by_reason() -> Panel:
-    return PanelSpec(
-        "Dead letters by reason and topic",
-        ["reason", "source_topic", "messages", "last_seen"],
-        f"""
-        SELECT reason, source_topic, count() AS messages, max(received_at) AS last_seen
-        FROM {DEAD}
-        WHERE $__timeFilter(received_at)
-        GROUP BY reason, source_topic
-        ORDER BY messages DESC
-        """,
-        (12, 9),
-    ).table(units={"last_seen": "dateTimeAsIso"})
+DEAD_LETTER_RATE = PanelSpec(
+    "Dead letters per second by source topic",
+    ["time", "source_topic", "dead_letters_per_s"],
+    _per_second_by(
+        "source_topic", "dead_letters_per_s", DEAD, "received_at", "$__timeFilter(received_at)"
+    ),
+    (12, 8),
+    "One series per input topic (= event family) and the dead-letter reasons below.",
+).timeseries(unit="reqps", long_format=True)
 
 
-def latest_dead_letters() -> Panel:
-    return PanelSpec(
-        "Latest dead letters",
-        [
-            "received_at",
-            "source_topic",
-            "partition",
-            "offset",
-            "reason",
-            "field",
-            "detail",
-            "account_id",
-        ],
-        f"""
-        SELECT received_at, source_topic, partition, offset, reason, field, detail, account_id
-        FROM {DEAD}
-        WHERE $__timeFilter(received_at)
-        ORDER BY received_at DESC
-        LIMIT 100
-        """,
-        (12, 9),
-    ).table(units={"received_at": "dateTimeAsIso"})
+BY_REASON = PanelSpec(
+    "Dead letters by reason and topic",
+    ["reason", "source_topic", "messages", "last_seen"],
+    f"""
+    SELECT reason, source_topic, count() AS messages, max(received_at) AS last_seen
+    FROM {DEAD}
+    WHERE $__timeFilter(received_at)
+    GROUP BY reason, source_topic
+    ORDER BY messages DESC
+    """,
+    (12, 9),
+).table(units={"last_seen": "dateTimeAsIso"})
+
+
+LATEST_DEAD_LETTERS = PanelSpec(
+    "Latest dead letters",
+    [
+        "received_at",
+        "source_topic",
+        "partition",
+        "offset",
+        "reason",
+        "field",
+        "detail",
+        "account_id",
+    ],
+    f"""
+    SELECT received_at, source_topic, partition, offset, reason, field, detail, account_id
+    FROM {DEAD}
+    WHERE $__timeFilter(received_at)
+    ORDER BY received_at DESC
+    LIMIT 100
+    """,
+    (12, 9),
+).table(units={"received_at": "dateTimeAsIso"})
 
 
 def board() -> Board:
@@ -179,9 +172,9 @@ def board() -> Board:
         tags=("pipeline",),
         time_from="now-6h",
         rows=rows(
-            headline(),
-            [score_rate(), event_rate()],
-            [lag(), dead_letter_rate()],
-            [by_reason(), latest_dead_letters()],
+            HEADLINE,
+            [SCORE_RATE, EVENT_RATE],
+            [LAG, DEAD_LETTER_RATE],
+            [BY_REASON, LATEST_DEAD_LETTERS],
         ),
     )

@@ -134,91 +134,87 @@ def _counts(title: str, column: str, description: str) -> Panel:
     ).barchart(series_colors=TIER_COLORS)
 
 
-def health_distribution() -> Panel:
-    return PanelSpec(
-        "Health distribution",
-        ["health", *BAND_COLORS],
-        per_ten_points("health", "health", "band", BAND_COLORS, ACTIVE),
-        (12, 9),
-        "Accounts per 10 points of health, split by band (green / yellow / red).",
-    ).barchart(series_colors=BAND_COLORS)
+HEALTH_DISTRIBUTION = PanelSpec(
+    "Health distribution",
+    ["health", *BAND_COLORS],
+    per_ten_points("health", "health", "band", BAND_COLORS, ACTIVE),
+    (12, 9),
+    "Accounts per 10 points of health, split by band (green / yellow / red).",
+).barchart(series_colors=BAND_COLORS)
 
 
-def movements() -> Panel:
-    return PanelSpec(
-        "Movements between quadrants in the last 7 days",
-        ["kind", "from_quadrant", "to_quadrant", "movements", "accounts"],
-        f"""
-        SELECT kind,
-               ifNull(from_value, '(first score)') AS from_quadrant,
-               ifNull(to_value, '(none)') AS to_quadrant,
-               count() AS movements,
-               uniqExact(account_id) AS accounts
-        FROM {DB}.transitions FINAL
-        WHERE kind IN ('success_quadrant', 'readiness_quadrant')
-          AND ts > $__toTime - INTERVAL 7 DAY AND ts <= $__toTime
-          AND {ACCOUNTS_IN_SCOPE}
-        GROUP BY kind, from_quadrant, to_quadrant
-        ORDER BY movements DESC
-        """,
-        (12, 9),
-        "Quadrant transitions in the 7 days up to the end of the time range (event time).",
-    ).table(
-        colors={
-            "from_quadrant": {**SUCCESS_COLORS, **READINESS_COLORS},
-            "to_quadrant": {**SUCCESS_COLORS, **READINESS_COLORS},
-        }
-    )
+MOVEMENTS = PanelSpec(
+    "Movements between quadrants in the last 7 days",
+    ["kind", "from_quadrant", "to_quadrant", "movements", "accounts"],
+    f"""
+    SELECT kind,
+           ifNull(from_value, '(first score)') AS from_quadrant,
+           ifNull(to_value, '(none)') AS to_quadrant,
+           count() AS movements,
+           uniqExact(account_id) AS accounts
+    FROM {DB}.transitions FINAL
+    WHERE kind IN ('success_quadrant', 'readiness_quadrant')
+      AND ts > $__toTime - INTERVAL 7 DAY AND ts <= $__toTime
+      AND {ACCOUNTS_IN_SCOPE}
+    GROUP BY kind, from_quadrant, to_quadrant
+    ORDER BY movements DESC
+    """,
+    (12, 9),
+    "Quadrant transitions in the 7 days up to the end of the time range (event time).",
+).table(
+    colors={
+        "from_quadrant": {**SUCCESS_COLORS, **READINESS_COLORS},
+        "to_quadrant": {**SUCCESS_COLORS, **READINESS_COLORS},
+    }
+)
 
 
 SHADOW_NOW = f"""
-        SELECT account_id,
-               argMax(live_band, (ts, events_applied)) AS live,
-               argMax(band, (ts, events_applied)) AS shadow,
-               argMax(health - live_health, (ts, events_applied)) AS difference
-        FROM {DB}.shadow_scores
-        WHERE ts <= $__toTime
-          AND account_id IN (SELECT account_id FROM {LATEST}
-                             WHERE {ACTIVE})
-        GROUP BY account_id"""
+    SELECT account_id,
+           argMax(live_band, (ts, events_applied)) AS live,
+           argMax(band, (ts, events_applied)) AS shadow,
+           argMax(health - live_health, (ts, events_applied)) AS difference
+    FROM {DB}.shadow_scores
+    WHERE ts <= $__toTime
+      AND account_id IN (SELECT account_id FROM {LATEST}
+                         WHERE {ACTIVE})
+    GROUP BY account_id"""
 """Each active account's latest shadow row up to the end of the time range."""
 
 
-def shadow_bands() -> Panel:
-    return PanelSpec(
-        "Shadow scorecard: accounts per live band, by shadow band",
-        ["live_band", *BAND_COLORS],
-        f"""
-        SELECT live AS live_band,
-               {count_by("shadow", BAND_COLORS)}
-        FROM ({SHADOW_NOW})
-        GROUP BY live
-        ORDER BY indexOf({list(BAND_COLORS)!r}, live)
-        """,
-        (12, 8),
-        "With `shadow_scorecard` set: each active account's latest live band, "
-        "split by the band the shadow scorecard gives it. A bar of one colour: the shadow "
-        "moves no account out of that band.",
-    ).barchart(series_colors=BAND_COLORS)
+SHADOW_BANDS = PanelSpec(
+    "Shadow scorecard: accounts per live band, by shadow band",
+    ["live_band", *BAND_COLORS],
+    f"""
+    SELECT live AS live_band,
+           {count_by("shadow", BAND_COLORS)}
+    FROM ({SHADOW_NOW})
+    GROUP BY live
+    ORDER BY indexOf({list(BAND_COLORS)!r}, live)
+    """,
+    (12, 8),
+    "With `shadow_scorecard` set: each active account's latest live band, "
+    "split by the band the shadow scorecard gives it. A bar of one colour: the shadow "
+    "moves no account out of that band.",
+).barchart(series_colors=BAND_COLORS)
 
 
-def shadow_migrations() -> Panel:
-    return PanelSpec(
-        "Shadow scorecard: band migrations live → shadow",
-        ["live_band", "shadow_band", "accounts", "mean_difference", "mean_abs_difference"],
-        f"""
-        SELECT live AS live_band, shadow AS shadow_band, count() AS accounts,
-               round(avg(difference), 2) AS mean_difference,
-               round(avg(abs(difference)), 2) AS mean_abs_difference
-        FROM ({SHADOW_NOW})
-        GROUP BY live, shadow
-        ORDER BY indexOf({list(BAND_COLORS)!r}, live), indexOf({list(BAND_COLORS)!r}, shadow)
-        """,
-        (12, 8),
-        "Accounts per (live band, shadow band) at their latest score, and the "
-        "mean shadow minus live health (points). Shadow bands start their hysteresis from "
-        "the live band, so a migration here is a move clearly across a border.",
-    ).table(colors={"live_band": BAND_COLORS, "shadow_band": BAND_COLORS})
+SHADOW_MIGRATIONS = PanelSpec(
+    "Shadow scorecard: band migrations live → shadow",
+    ["live_band", "shadow_band", "accounts", "mean_difference", "mean_abs_difference"],
+    f"""
+    SELECT live AS live_band, shadow AS shadow_band, count() AS accounts,
+           round(avg(difference), 2) AS mean_difference,
+           round(avg(abs(difference)), 2) AS mean_abs_difference
+    FROM ({SHADOW_NOW})
+    GROUP BY live, shadow
+    ORDER BY indexOf({list(BAND_COLORS)!r}, live), indexOf({list(BAND_COLORS)!r}, shadow)
+    """,
+    (12, 8),
+    "Accounts per (live band, shadow band) at their latest score, and the "
+    "mean shadow minus live health (points). Shadow bands start their hysteresis from "
+    "the live band, so a migration here is a move clearly across a border.",
+).table(colors={"live_band": BAND_COLORS, "shadow_band": BAND_COLORS})
 
 
 def board(lines: QuadrantLines | None = None) -> Board:
@@ -250,7 +246,7 @@ def board(lines: QuadrantLines | None = None) -> Board:
                     "Current health band of each active account, stacked by tier.",
                 ),
             ],
-            [health_distribution(), movements()],
-            [shadow_bands(), shadow_migrations()],
+            [HEALTH_DISTRIBUTION, MOVEMENTS],
+            [SHADOW_BANDS, SHADOW_MIGRATIONS],
         ),
     )
