@@ -12,6 +12,24 @@ from dashboards.build.visuals import TOOLTIP
 
 
 @dataclass(frozen=True, slots=True)
+class Axis:
+    """One axis of a scatter: the column it plots, its label and the range it always shows."""
+
+    column: str
+    label: str
+    soft_range: tuple[float, float]
+
+    def override(self) -> JSON:
+        low, high = self.soft_range
+        return by_name(
+            self.column,
+            custom__axisLabel=self.label,
+            custom__axisSoftMin=low,
+            custom__axisSoftMax=high,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Series:
     """One coloured group of points of a scatter: a query and the columns it selects."""
 
@@ -30,23 +48,19 @@ class Series:
 
 def scatter(
     title: str,
-    *,
-    x: str,
-    y: str,
+    axes: tuple[Axis, Axis],
     series: Sequence[Series],
     guides: Sequence[str],
-    x_range: tuple[float, float],
-    y_range: tuple[float, float],
-    x_label: str,
-    y_label: str,
-    width: int,
-    height: int,
-    size: str | None = None,
+    size: tuple[int, int],
+    *,
+    bubble: str | None = None,
     description: str = "",
 ) -> Panel:
-    """An XY chart (Grafana 11+ "v2" options): one named series per query, plus guide
-    lines (queries giving `x`/`y` points joined by a line, hidden from legend and tooltip).
-    Every query returns at least one row, so frame i is always query i."""
+    """An XY chart (Grafana 11+ "v2" options) of `axes` (x, y): one named series per query,
+    plus guide lines (queries giving x/y points joined by a line, hidden from legend and
+    tooltip). `bubble`: the column that sizes the points of the series. Every query returns
+    at least one row, so frame i is always query i."""
+    x, y = (axis.column for axis in axes)
     refs = [chr(ord("A") + i) for i in range(len(series) + len(guides))]
     queries = tuple(
         Query(s.query_keeping_its_frame(), ref) for s, ref in zip(series, refs, strict=False)
@@ -60,8 +74,8 @@ def scatter(
             "x": {"matcher": {"id": "byName", "options": x}},
             "y": {"matcher": {"id": "byName", "options": y}},
         }
-        if size and index < len(series):
-            config["size"] = {"matcher": {"id": "byName", "options": size}}
+        if bubble and index < len(series):
+            config["size"] = {"matcher": {"id": "byName", "options": bubble}}
         configs.append(config)
     overrides = [
         by_ref(ref, color=fixed_color(s.color)) for s, ref in zip(series, refs, strict=False)
@@ -71,20 +85,8 @@ def scatter(
         by_ref(ref, color=fixed_color("#8e8e8e"), custom__show="lines", custom__hideFrom=hidden)
         for ref in refs[len(series) :]
     ]
-    overrides += [
-        by_name(
-            x,
-            custom__axisLabel=x_label,
-            custom__axisSoftMin=x_range[0],
-            custom__axisSoftMax=x_range[1],
-        ),
-        by_name(
-            y,
-            custom__axisLabel=y_label,
-            custom__axisSoftMin=y_range[0],
-            custom__axisSoftMax=y_range[1],
-        ),
-    ]
+    overrides += [axis.override() for axis in axes]
+    width, height = size
     return Panel(
         kind="xychart",
         title=title,
@@ -108,6 +110,6 @@ def scatter(
             },
         },
         overrides=tuple(overrides),
-        extra_columns={ref: (size,) for ref in refs[: len(series)]} if size else {},
+        extra_columns={ref: (bubble,) for ref in refs[: len(series)]} if bubble else {},
         any_of=tuple(refs[: len(series)]),
     )

@@ -12,7 +12,7 @@ from dashboards.build.boards.base import (
     per_ten_points,
     rows,
 )
-from dashboards.build.scatter import Series, scatter
+from dashboards.build.scatter import Axis, Series, scatter
 from dashboards.build.variables import ACCOUNT_SCOPE, DB
 from dashboards.build.visuals import PanelSpec
 
@@ -112,8 +112,10 @@ CALIBRATION = scatter(
     "Calibration of the latest model: predicted vs observed churn",
     description="Each point is a probability bin of the latest model version (size: "
     "examples in the bin). On the grey diagonal, predictions match what happened.",
-    x="predicted",
-    y="observed",
+    axes=(
+        Axis("predicted", "predicted churn probability", (0.0, 1.0)),
+        Axis("observed", "observed churn rate", (0.0, 1.0)),
+    ),
     series=[
         Series(
             "latest model version",
@@ -129,13 +131,8 @@ CALIBRATION = scatter(
         )
     ],
     guides=["SELECT arrayJoin([0.0, 1.0]) AS predicted, predicted AS observed"],
-    x_range=(0.0, 1.0),
-    y_range=(0.0, 1.0),
-    x_label="predicted churn probability",
-    y_label="observed churn rate",
-    size="examples",
-    width=12,
-    height=10,
+    size=(12, 10),
+    bubble="examples",
 )
 
 

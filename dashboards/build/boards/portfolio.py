@@ -16,7 +16,7 @@ from dashboards.build.boards.base import (
     rows,
 )
 from dashboards.build.panels import Panel, pretty
-from dashboards.build.scatter import Series, scatter
+from dashboards.build.scatter import Axis, Series, scatter
 from dashboards.build.variables import ACCOUNT_SCOPE, ACCOUNTS_IN_SCOPE, DB
 from dashboards.build.visuals import PanelSpec
 
@@ -36,21 +36,48 @@ class QuadrantLines:
     priority: float = 0.5
 
 
-SUCCESS_SERIES = (
-    ("customer_success", "↗ customer success: happy and profitable"),
-    ("work_to_keep:flight_risk", "↖ work to keep: flight risk (profitable, unhappy)"),
-    ("work_to_keep:unprofitable", "↘ work to keep: unprofitable (happy, costly)"),
-    ("reassess", "↙ reassess: unhappy and costly"),
-)
-READINESS_SERIES = (
-    ("achiever", "↗ achiever: clear goals, high priority"),
-    ("soldier", "↖ soldier: high priority, unclear goals"),
-    ("dreamer", "↘ dreamer: clear goals, low priority"),
-    ("wanderer", "↙ wanderer: neither"),
-)
+@dataclass(frozen=True, slots=True)
+class Quadrant:
+    """A 2x2 of two signals: the column holding each account's quadrant, the two axes, and
+    each quadrant's value with its legend label (top right, top left, bottom right, bottom
+    left)."""
+
+    column: str
+    axes: tuple[Axis, Axis]
+    labels: tuple[tuple[str, str], ...]
 
 
-def _points(x: str, y: str, column: str, value: str, label: str, color: str) -> Series:
+SUCCESS = Quadrant(
+    "success_quadrant",
+    (
+        Axis(
+            "customer_happiness",
+            "customer happiness (walkaway angry … gushing promoter)",
+            (-1.0, 1.0),
+        ),
+        Axis("company_happiness", "company happiness (profitability)", (-1.0, 1.0)),
+    ),
+    (
+        ("customer_success", "↗ customer success: happy and profitable"),
+        ("work_to_keep:flight_risk", "↖ work to keep: flight risk (profitable, unhappy)"),
+        ("work_to_keep:unprofitable", "↘ work to keep: unprofitable (happy, costly)"),
+        ("reassess", "↙ reassess: unhappy and costly"),
+    ),
+)
+READINESS = Quadrant(
+    "readiness_quadrant",
+    (Axis("goal_clarity", "goal clarity", (0.0, 1.0)), Axis("priority", "priority", (0.0, 1.0))),
+    (
+        ("achiever", "↗ achiever: clear goals, high priority"),
+        ("soldier", "↖ soldier: high priority, unclear goals"),
+        ("dreamer", "↘ dreamer: clear goals, low priority"),
+        ("wanderer", "↙ wanderer: neither"),
+    ),
+)
+QUADRANT_COLORS = {**SUCCESS_COLORS, **READINESS_COLORS}
+
+
+def _points(x: str, y: str, column: str, value: str, label: str) -> Series:
     """The accounts of one quadrant, placed by two of their signals."""
     sql = f"""
         SELECT account_id, signals['{x}'] AS {x}, signals['{y}'] AS {y}, mrr, health, tier
@@ -59,62 +86,52 @@ def _points(x: str, y: str, column: str, value: str, label: str, color: str) -> 
           AND signals['{x}'] IS NOT NULL AND signals['{y}'] IS NOT NULL
           AND {ACCOUNT_SCOPE}
     """
-    return Series(label, color, sql, ("account_id", x, y, "mrr", "health", "tier"))
+    return Series(label, QUADRANT_COLORS[value], sql, ("account_id", x, y, "mrr", "health", "tier"))
 
 
-def _guides(x: str, y: str, at_x: float, at_y: float, lo: float, hi: float) -> list[str]:
+def _guides(x: Axis, y: Axis, at_x: float, at_y: float) -> list[str]:
     """A vertical line at x = at_x and a horizontal one at y = at_y across the plot."""
+    (x_low, x_high), (y_low, y_high) = x.soft_range, y.soft_range
     return [
-        f"SELECT toFloat64({at_x}) AS {x}, arrayJoin([{lo}, {hi}]) AS {y}",
-        f"SELECT arrayJoin([{lo}, {hi}]) AS {x}, toFloat64({at_y}) AS {y}",
+        f"SELECT toFloat64({at_x}) AS {x.column}, arrayJoin([{y_low}, {y_high}]) AS {y.column}",
+        f"SELECT arrayJoin([{x_low}, {x_high}]) AS {x.column}, toFloat64({at_y}) AS {y.column}",
     ]
 
 
-def success_quadrant(lines: QuadrantLines) -> Panel:
-    x, y = "customer_happiness", "company_happiness"
+def _quadrant(title: str, description: str, quadrant: Quadrant, at: tuple[float, float]) -> Panel:
+    """Each account (size: MRR) placed by the quadrant's two signals, coloured by the
+    quadrant the scoring core assigned, with grey lines at the borders `at` (x, y)."""
+    x, y = quadrant.axes
     return scatter(
+        title,
+        quadrant.axes,
+        [_points(x.column, y.column, quadrant.column, q, label) for q, label in quadrant.labels],
+        _guides(x, y, *at),
+        (12, 13),
+        bubble="mrr",
+        description=description,
+    )
+
+
+def success_quadrant(lines: QuadrantLines) -> Panel:
+    return _quadrant(
         "Success quadrant: customer happiness vs company happiness",
-        description="Seed 002. Each point is an account (size: MRR), coloured by the quadrant "
+        "Seed 002. Each point is an account (size: MRR), coloured by the quadrant "
         "the scoring core assigned (with hysteresis, so a point just across a grey line may "
         "keep its old colour). Top right: customer success; top left: flight risk; bottom "
         "right: unprofitable; bottom left: reassess.",
-        x=x,
-        y=y,
-        series=[
-            _points(x, y, "success_quadrant", q, label, SUCCESS_COLORS[q])
-            for q, label in SUCCESS_SERIES
-        ],
-        guides=_guides(x, y, lines.customer, lines.company, -1.0, 1.0),
-        x_range=(-1.0, 1.0),
-        y_range=(-1.0, 1.0),
-        x_label="customer happiness (walkaway angry … gushing promoter)",
-        y_label="company happiness (profitability)",
-        size="mrr",
-        width=12,
-        height=13,
+        SUCCESS,
+        (lines.customer, lines.company),
     )
 
 
 def readiness_quadrant(lines: QuadrantLines) -> Panel:
-    x, y = "goal_clarity", "priority"
-    return scatter(
+    return _quadrant(
         "Readiness quadrant: goal clarity vs priority",
-        description="Seed 000. Each point is an account (size: MRR). Top right: achievers; "
+        "Seed 000. Each point is an account (size: MRR). Top right: achievers; "
         "top left: soldiers; bottom right: dreamers; bottom left: wanderers.",
-        x=x,
-        y=y,
-        series=[
-            _points(x, y, "readiness_quadrant", q, label, READINESS_COLORS[q])
-            for q, label in READINESS_SERIES
-        ],
-        guides=_guides(x, y, lines.clarity, lines.priority, 0.0, 1.0),
-        x_range=(0.0, 1.0),
-        y_range=(0.0, 1.0),
-        x_label="goal clarity",
-        y_label="priority",
-        size="mrr",
-        width=12,
-        height=13,
+        READINESS,
+        (lines.clarity, lines.priority),
     )
 
 
@@ -132,15 +149,6 @@ def _counts(title: str, column: str, description: str) -> Panel:
         (8, 8),
         description,
     ).barchart(series_colors=TIER_COLORS)
-
-
-HEALTH_DISTRIBUTION = PanelSpec(
-    "Health distribution",
-    ["health", *BAND_COLORS],
-    per_ten_points("health", "health", "band", BAND_COLORS, ACTIVE),
-    (12, 9),
-    "Accounts per 10 points of health, split by band (green / yellow / red).",
-).barchart(series_colors=BAND_COLORS)
 
 
 MOVEMENTS = PanelSpec(
@@ -167,6 +175,15 @@ MOVEMENTS = PanelSpec(
         "to_quadrant": {**SUCCESS_COLORS, **READINESS_COLORS},
     }
 )
+
+
+HEALTH_DISTRIBUTION = PanelSpec(
+    "Health distribution",
+    ["health", *BAND_COLORS],
+    per_ten_points("health", "health", "band", BAND_COLORS, ACTIVE),
+    (12, 9),
+    "Accounts per 10 points of health, split by band (green / yellow / red).",
+).barchart(series_colors=BAND_COLORS)
 
 
 SHADOW_NOW = f"""
