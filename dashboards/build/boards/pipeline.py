@@ -34,7 +34,7 @@ def _stat(title: str, sql: str, column: str, unit: str, description: str) -> Pan
     return PanelSpec(title, [column], sql, (6, 5), description).stat(unit=unit)
 
 
-HEADLINE = [
+HEADLINE = (
     _stat(
         "Score updates/s, last 5 min",
         f"SELECT count() / 300 AS score_updates_per_s FROM {HISTORY} "
@@ -66,7 +66,7 @@ HEADLINE = [
         "short",
         "Accounts with a latest score in the selected segments and tiers.",
     ),
-]
+)
 
 
 SCORE_RATE = PanelSpec(
