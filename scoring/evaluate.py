@@ -114,9 +114,9 @@ def _success_view(
 
 
 def _customer_view(
-    s: SupportFacts, now_day: int, config: ScoringConfig
+    s: SupportFacts, now_day: int, first_day: int, config: ScoringConfig
 ) -> tuple[float | None, bool]:
-    parts = happiness.happiness_parts(s, s.series, now_day, config)
+    parts = happiness.happiness_parts(s, s.series, now_day, config, first_day)
     nps = s.last_nps
     strong_nps = (
         nps is not None
@@ -180,7 +180,7 @@ def evaluate(
         config,
     )
     customer, strong_nps = memoized(
-        s.memo, "view", (config, now_day), _customer_view, s, now_day, config
+        s.memo, "view", (config, now_day, first_day), _customer_view, s, now_day, first_day, config
     )
     company_value, commitment = memoized(
         b.memo, "view", (config, now_day), _company_view, b, now_day, config

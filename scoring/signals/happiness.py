@@ -70,18 +70,42 @@ def open_tickets(support: SupportFacts) -> int:
     return sum(1 for t in support.tickets.values() if t.open)
 
 
+def _observed_rate(
+    series: Series, now_day: int, index: int, half_life: float, days: float | None
+) -> float:
+    """The per-day rate a decayed sum implies after `days` of observation: a constant
+    rate r seen for T days sums to r x h / ln 2 x (1 - 2^(-T/h)), so a young history
+    is divided by that share instead of read as a rate over all time."""
+    rate = series.rate(now_day, index, half_life)
+    if days is None:
+        return rate
+    covered: float = 1.0 - 0.5 ** (days / half_life)
+    return rate / covered
+
+
 def support_part(
-    support: SupportFacts, series: Mapping[str, Series], now_day: int, config: ScoringConfig
+    support: SupportFacts,
+    series: Mapping[str, Series],
+    now_day: int,
+    config: ScoringConfig,
+    first_day: int | None = None,
 ) -> float | None:
-    """-pressure - penalties; pressure = (short - baseline) / (short + baseline + 2 prior)."""
+    """-pressure - penalties; pressure = (short - baseline) / (short + baseline + 2 prior).
+
+    Both rates are read over the days the account has been seen (from `first_day`,
+    its first event of any family): until its history covers the baseline's
+    half-life, an account's baseline is what it has shown so far, so a first ticket
+    is its rate, not a burst above an empty past. None: a history as long as the
+    half-lives."""
     tickets = series.get("tickets", EMPTY)
     escalations = series.get("escalations", EMPTY)
     reopenings = series.get("reopenings", EMPTY)
     if tickets.is_empty and escalations.is_empty and reopenings.is_empty and not support.resolved:
         return None
     hl, hp = config.half_lives_days, config.happiness
-    short = tickets.rate(now_day, 0, hl.tickets_short)
-    baseline = tickets.rate(now_day, 1, hl.tickets_baseline)
+    days = None if first_day is None else float(max(now_day - first_day + 1, 1))
+    short = _observed_rate(tickets, now_day, 0, hl.tickets_short, days)
+    baseline = _observed_rate(tickets, now_day, 1, hl.tickets_baseline, days)
     prior = hp.ticket_prior_per_month / DAYS_PER_MONTH
     pressure = (
         (short - baseline) / (short + baseline + 2.0 * prior)
@@ -97,12 +121,16 @@ def support_part(
 
 
 def happiness_parts(
-    support: SupportFacts, series: Mapping[str, Series], now_day: int, config: ScoringConfig
+    support: SupportFacts,
+    series: Mapping[str, Series],
+    now_day: int,
+    config: ScoringConfig,
+    first_day: int | None = None,
 ) -> HappinessParts:
     return HappinessParts(
         nps_part(series, now_day, config),
         csat_part(series, now_day, config),
-        support_part(support, series, now_day, config),
+        support_part(support, series, now_day, config, first_day),
         feedback_part(series, now_day, config),
     )
 

@@ -127,3 +127,34 @@ def test_customer_happiness_is_the_weighted_mean_of_known_parts(
 ) -> None:
     result = happiness.customer_happiness(happiness.HappinessParts(*parts), config)
     assert result == (None if expected is None else pytest.approx(expected))
+
+
+def test_a_first_ticket_is_no_spike_until_the_account_has_history(config: ScoringConfig) -> None:
+    """Pressure compares the ticket rate of the last weeks with the account's own
+    baseline; an account first seen days ago has no baseline yet, so its first ticket
+    reads as its rate, not as a burst above nothing. After a year with no ticket, the
+    same ticket is a change against the baseline."""
+    ticket = _series(tickets=[(DAY, 1.0)])
+    resolved = SupportFacts(opened=1, resolved=1)
+    new = happiness.support_part(resolved, ticket, DAY, config, first_day=DAY - 2)
+    old = happiness.support_part(resolved, ticket, DAY, config, first_day=DAY - 365)
+    assert new is not None and old is not None
+    assert abs(new) < 0.05
+    assert old < -0.2
+
+
+def test_a_young_account_reads_its_steady_flow_as_neutral_and_its_burst_as_negative(
+    config: ScoringConfig,
+) -> None:
+    start = DAY - 20
+    weekly = [(d, 1.0) for d in range(start, DAY + 1, 7)]
+    calm = SupportFacts(opened=4, resolved=4)
+    steady = happiness.support_part(calm, _series(tickets=weekly), DAY, config, first_day=start)
+    burst = happiness.support_part(
+        calm, _series(tickets=[*weekly, (DAY, 8.0)]), DAY, config, first_day=start
+    )
+    assert steady is not None and burst is not None
+    assert abs(steady) < 0.15
+    # three weeks of history weigh nearly alike at both half-lives, so a burst moves the
+    # baseline too: less than on a year of history, still clearly negative
+    assert burst < -0.1 and burst < steady - 0.15
