@@ -34,8 +34,8 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("state encode (AccountState.to_bytes)", ("to_bytes (scoring/",)),
     ("score record build (ScoreRecord)", ("StepResult.score (", "score_record (scoring/")),
     ("scoring core (scoring.process)", ("process (scoring/engine.py",)),
-    ("state save + changelog send (streams.gate flush)", ("flush (streams/gate.py",)),
-    ("table read (faust Table.get)", ("load (streams/agents.py",)),
+    ("state save + changelog send (streams.state_flush flush)", ("flush (streams/state_flush.py",)),
+    ("table read (faust Table.get)", ("load (streams/state_store.py",)),
     ("outputs: JSON encode (pydantic model_dump_json)", ("encode (streams/sinks.py",)),
     ("outputs: ClickHouse rows (streams.clickhouse.rows)", ("streams/clickhouse/rows.py",)),
     (

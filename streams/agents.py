@@ -15,18 +15,17 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import faust
 from faust.types import TP
 from mode import CrashingSupervisor
 
 from streams.alert_route import EVERY_ALERT, AlertRoute
-from streams.clock import PartitionClock, Tick, partition_of, topics_unread
-from streams.gate import StateFlusher
+from streams.clock import PartitionClock, Tick, topics_unread
 from streams.gcpolicy import GcPolicy
 from streams.pipeline import BatchOutput, BatchProcessor
 from streams.sinks import OutputSink
+from streams.state_flush import StateFlusher
 from streams.topics import Topics
 from streams.transport import BatchingApp
 from streams.webhook import AlertWebhook
@@ -60,7 +59,6 @@ class Counters:
 def register_scoring_agent(
     app: BatchingApp,
     topics: Topics,
-    table: faust.Table,
     processor: BatchProcessor,
     sink: OutputSink,
     model_ready: asyncio.Event | None = None,
@@ -82,29 +80,15 @@ def register_scoring_agent(
     if webhook_url:
         register_alert_webhook(app, sink, AlertWebhook(webhook_url, route=alert_route))
 
-    # Changed states are saved before each commit, once the outputs they caused are
-    # durable (`streams.gate`): the flusher writes them to the table's store and sends
-    # their changelog records to aiokafka, and Faust commits only after that, so a
-    # crash loses neither a state change nor an output. Faust's own path
-    # (`table[key] = value`) would send each changelog record at once, ahead of the
-    # outputs, one send at a time through its producer buffer (measured: a few
-    # thousand records/s, commits waiting seconds for it). The records are the ones
-    # Faust would write (same topic, key, value and partition: the input's), so
-    # recovery is Faust's own.
-    store = table.data
-    changelog_topic = table.changelog_topic.get_topic_name()
+    # The states the agent changes are saved before each commit, once the outputs they
+    # caused are durable (`streams.state_flush`), by the store they live in
+    # (`streams.state_store`); Faust commits only after that.
+    states = processor.states
     input_topics = set(topics.inputs.topics)
-
-    def load(account_id: str) -> bytes | None:
-        return store.get(account_id.encode())  # type: ignore[no-any-return]
-
-    async def send_changelog(key: bytes, value: bytes, partition: int) -> asyncio.Future[Any]:
-        return await sink.send(changelog_topic, key, value, partition)
-
     scored: dict[TP, int] = {}
     """Per input topic partition, the offset after the last record scored."""
 
-    flusher = StateFlusher(processor, sink.writer, store.__setitem__, send_changelog)
+    flusher = StateFlusher(states, sink.writer)
     app.before_commit = flusher.flush
 
     @app.on_partitions_revoked.connect
@@ -118,7 +102,7 @@ def register_scoring_agent(
         for tp in revoked:
             scored.pop(tp, None)
             fetched.pop(tp, None)
-        if partitions and (dropped := processor.discard(partitions)):
+        if partitions and (dropped := states.discard(partitions)):
             log.info("revoked partitions %s: %d unsaved states left to their new owner",
                      sorted(partitions), dropped)  # fmt: skip
 
@@ -145,7 +129,7 @@ def register_scoring_agent(
             # held for more than one chunk.
             for start in range(0, len(records), chunk_records):
                 async with flusher.chunk():
-                    out = processor.score(records[start : start + chunk_records], load)
+                    out = processor.score(records[start : start + chunk_records], states.load)
                     flusher.track(await sink.publish(out))
                 counters.add(out)
                 last = records[min(len(records), start + chunk_records) - 1]
@@ -186,8 +170,8 @@ def register_scoring_agent(
 
     if clock is not None and topics.clock is not None:
         register_clock(
-            app, topics.clock, clock, processor, flusher, sink, counters, store, prepare,
-            send_ticks, clock_slice_accounts, clock_idle_seconds,
+            app, topics.clock, clock, processor, flusher, sink, counters, prepare, send_ticks,
+            clock_slice_accounts, clock_idle_seconds,
         )  # fmt: skip
 
     @app.timer(2.0)
@@ -203,7 +187,7 @@ def register_scoring_agent(
             "gc_longest_ms=%.0f shadows=%d",
             counters.received, counters.applied, counters.duplicates, counters.dead_letters,
             counters.scores, counters.transitions, counters.alerts, counters.received / elapsed,
-            sink.writer.pending_rows, flusher.unsaved, processor.cache.hits, processor.cache.misses,
+            sink.writer.pending_rows, states.unsaved, states.cache.hits, states.cache.misses,
             f.states, f.total_s * 1000, f.outputs_s * 1000, f.save_s * 1000, f.encode_s * 1000,
             f.send_s * 1000, f.yielded_s * 1000,
             sum(g.seconds) * 1000 if g else 0, g.longest * 1000 if g else 0, counters.shadows,
@@ -232,15 +216,6 @@ def _behind(app: faust.App, topic: str, partition: int, offset: int) -> bool:
     return highwater is not None and offset + 1 < highwater
 
 
-def accounts_of(store: Any, processor: BatchProcessor, partition: int) -> list[str]:
-    """The accounts of input `partition`, sorted: those whose table value names it, and
-    the unsaved states of the partition."""
-    found = {key.decode() for key, value in list(store.items()) if partition_of(value) == partition}
-    for pending in (processor.pending, processor.flushing):
-        found.update(a for a, e in pending.items() if e.partition == partition)
-    return sorted(found)
-
-
 def register_clock(
     app: faust.App,
     topic: faust.TopicT,
@@ -249,7 +224,6 @@ def register_clock(
     flusher: StateFlusher,
     sink: OutputSink,
     counters: Counters,
-    store: Any,
     prepare: Callable[[], Awaitable[None]],
     send_ticks: Callable[[list[Tick]], Awaitable[None]],
     slice_accounts: int,
@@ -261,9 +235,7 @@ def register_clock(
     between slices, and a timer writing the ticks of idle live partitions. After each slice
     the agent waits so that the sweep takes at most `sweep_share` of the event loop's
     time: a daily sweep has a day to finish, and events must not wait behind it."""
-
-    def load(account_id: str) -> bytes | None:
-        return store.get(account_id.encode())  # type: ignore[no-any-return]
+    states = processor.states
 
     @app.agent(topic, name="apply-ticks", supervisor_strategy=CrashingSupervisor)
     async def apply_ticks(stream: faust.StreamT) -> None:
@@ -277,13 +249,15 @@ def register_clock(
                 continue
             clock.ticked(tick.partition, tick.ts)
             began, busy, cpu = time.time(), 0.0, 0.0
-            accounts = accounts_of(store, processor, tick.partition)
+            accounts = states.accounts_of(tick.partition)
             busy += time.time() - began
             for start in range(0, len(accounts), slice_accounts):
                 slice_began = time.time()
                 async with flusher.chunk():
                     cpu_began = time.process_time()
-                    out = processor.tick(tick, accounts[start : start + slice_accounts], load)
+                    out = processor.tick(
+                        tick, accounts[start : start + slice_accounts], states.load
+                    )
                     cpu += time.process_time() - cpu_began
                     flusher.track(await sink.publish(out))
                 counters.add(out)

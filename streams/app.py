@@ -54,7 +54,7 @@ def create_app(settings: Settings) -> BatchingApp:
         key_serializer="raw",
         value_serializer="raw",
         table_standby_replicas=0,
-        # states are saved once per commit (streams.gate): a longer interval coalesces
+        # states are saved once per commit (streams.state_flush): a longer interval coalesces
         # more of a busy account's events into one save, a shorter one replays fewer
         # events after a crash
         broker_commit_interval=settings.commit_interval_seconds,

@@ -2,19 +2,15 @@
 
 This is what the agent calls: decode and validate each record, dead-letter
 what cannot be accepted (with the reason), then run the scoring core per
-account in arrival order. Changed states are held here until the worker
-saves them all at once before a commit (`streams.gate`): a busy account is
-encoded once per commit interval, whatever the number of its events. The table value carries, beside
-the state, the position (partition, offset) of the last record applied from
-each family's topic, so a record Kafka delivers again after a crash is a
-duplicate however many events the account had since (the state's own
-memory of recent event ids catches what a producer sent twice). Decoded
-states of recently seen accounts are kept in a bounded cache, checked
-against the table's bytes, so a busy account is decoded once, not once per
-batch. Every event's transitions and
-alerts are published, and the score of every event the core marks `emit`
-(`scoring.emission`): the decision is made per event, so the outputs are the
-same however the records are batched. No arithmetic here: every number
+account in arrival order. An account's state is loaded from, and its
+change held in, the `StateStore` (`streams.state_store`), which saves it
+before the next commit (`streams.state_flush`). A record at or before the
+position (partition, offset) saved with the state for its family's topic is
+a duplicate however many events the account had since (the state's own
+memory of recent event ids catches what a producer sent twice). Every
+event's transitions and alerts are published, and the score of every event
+the core marks `emit` (`scoring.emission`): the decision is made per event,
+so the outputs are the same however the records are batched. No arithmetic here: every number
 comes from `scoring`.
 
 Nothing a producer sends escapes as an exception: whatever goes wrong with
@@ -30,7 +26,6 @@ boundary").
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,7 +37,8 @@ from schemas.errors import DeadLetterReason, DecodeError
 from schemas.events import FAMILY_BY_TYPE, Event, Family
 from schemas.outputs import Alert, DeadLetter, ScoreRecord, Transition
 from streams.clock import Tick, day_boundaries, is_live
-from streams.statepack import FAMILY_INDEX, NO_POSITIONS, Positions, pack_value, unpack_value
+from streams.state_store import LoadState, Pending, SaveState, StateStore
+from streams.statepack import FAMILY_INDEX
 
 log = logging.getLogger(__name__)
 
@@ -104,57 +100,9 @@ class BatchOutput:
     """The oldest event time accepted."""
 
 
-LoadState = Callable[[str], bytes | None]
-SaveState = Callable[[str, bytes], None]
-
-
-@dataclass(slots=True)
-class _Cached:
-    value: bytes
-    state: scoring.AccountState
-    positions: Positions
-
-
-@dataclass(slots=True)
-class Pending:
-    """A changed state not saved yet, with its input positions and its partition."""
-
-    state: scoring.AccountState
-    positions: Positions
-    partition: int
-
-
-class StateCache:
-    """Decoded states by account, least recently used dropped beyond `size`. An entry
-    is used only while the table still holds the very bytes it was made from, so a
-    rebalance, a changelog recovery or a write by anyone else is never missed."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.entries: OrderedDict[str, _Cached] = OrderedDict()
-        self.hits = self.misses = 0
-
-    def get(self, account_id: str, value: bytes) -> _Cached | None:
-        entry = self.entries.get(account_id)
-        if entry is None or (entry.value is not value and entry.value != value):
-            self.misses += 1
-            return None
-        self.entries.move_to_end(account_id)
-        self.hits += 1
-        return entry
-
-    def put(self, account_id: str, entry: _Cached) -> None:
-        if self.size <= 0:
-            return
-        self.entries[account_id] = entry
-        self.entries.move_to_end(account_id)
-        while len(self.entries) > self.size:
-            self.entries.popitem(last=False)
-
-
 class BatchProcessor:
-    """State lives in the table behind load/save; between a batch and the next flush, the
-    changed states are held here (`pending`, then `flushing` while being saved)."""
+    """Scores batches of records against the states of `states`: each account's state is
+    read through `states.get` and its change handed to `states.hold`."""
 
     def __init__(
         self,
@@ -164,14 +112,15 @@ class BatchProcessor:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         cache_size: int = 10_000,
         catch_up_ticks: bool = False,
+        states: StateStore | None = None,
     ) -> None:
         self.config = config
         self.families_by_topic = families_by_topic
         self.model = model
         self.clock = clock
-        self.cache = StateCache(cache_size)
-        self.pending: dict[str, Pending] = {}
-        self.flushing: dict[str, Pending] = {}
+        self.states = StateStore(cache_size=cache_size) if states is None else states
+        """Where states are loaded from and held until saved (the worker's: on its state
+        table; by default one of `cache_size` cached states, without a table)."""
         self.catch_up_ticks = catch_up_ticks
         """With the clock (`streams.clock`): before a usage event, its account is ticked
         at each day boundary between its time and the event's, whether the tick record of
@@ -188,45 +137,6 @@ class BatchProcessor:
         self.shadow_failures = 0
         """Shadow scores that failed (logged at the 1st, 2nd, 4th, 8th, ... failure)."""
 
-    def _load(self, account_id: str, load: LoadState) -> tuple[scoring.AccountState, Positions]:
-        entry = self.pending.get(account_id) or self.flushing.get(account_id)
-        if entry is not None:
-            return entry.state, entry.positions
-        value = load(account_id)
-        if value is None:
-            return scoring.new_state(account_id), NO_POSITIONS
-        cached = self.cache.get(account_id, value)
-        if cached is not None:
-            return cached.state, cached.positions
-        positions, blob = unpack_value(value)
-        return scoring.AccountState.from_bytes(blob), positions
-
-    def begin_flush(self) -> dict[str, Pending]:
-        """Move the unsaved states aside to be saved (`encode` each, then `end_flush`);
-        until then they are still what `score` loads, newer changes taking precedence."""
-        if self.flushing:
-            raise RuntimeError("a flush is already in progress")
-        self.flushing, self.pending = self.pending, {}
-        return self.flushing
-
-    def encode(self, account_id: str, entry: Pending) -> bytes:
-        """The table value of a state being flushed (and the cache entry for it): the
-        caller writes it to the table before anything else runs."""
-        value = pack_value(entry.positions, entry.state.to_bytes())
-        self.cache.put(account_id, _Cached(value, entry.state, entry.positions))
-        return value
-
-    def end_flush(self) -> None:
-        self.flushing = {}
-
-    def discard(self, partitions: set[int]) -> int:
-        """Drop unsaved states of accounts in `partitions` (revoked: another worker owns
-        them now, from the committed offsets and the changelog). Returns how many."""
-        gone = [a for a, e in self.pending.items() if e.partition in partitions]
-        for account_id in gone:
-            del self.pending[account_id]
-        return len(gone)
-
     def run(self, records: Iterable[Record], load: LoadState, save: SaveState) -> BatchOutput:
         """`score` the records, then save every changed state at once."""
         out = self.score(records, load)
@@ -234,22 +144,15 @@ class BatchProcessor:
         return out
 
     def save_pending(self, save: SaveState) -> int:
-        """Save every unsaved state now, synchronously (the worker's `StateFlusher` does
-        the same between awaits). Returns how many."""
-        entries = self.begin_flush()
-        try:
-            for account_id, entry in entries.items():
-                save(account_id, self.encode(account_id, entry))
-        finally:
-            self.end_flush()
-        return len(entries)
+        """Save every unsaved state now, synchronously (`StateStore.save_pending`)."""
+        return self.states.save_pending(save)
 
     def score(self, records: Iterable[Record], load: LoadState) -> BatchOutput:
         """Decode, validate and score `records` (one topic partition's, in offset order).
 
-        The states they change are kept in `pending`, not saved: the worker saves them
-        all at once before each commit (`streams.gate`), so a busy account is encoded
-        once per commit interval, not once per batch."""
+        The states they change are held in `states` (`StateStore.hold`), not saved:
+        the worker saves them all at once before each commit (`streams.state_flush`), so
+        a busy account is encoded once per commit interval, not once per batch."""
         out = BatchOutput()
         by_account: dict[str, list[tuple[Record, Event]]] = {}
         for record in records:
@@ -279,7 +182,7 @@ class BatchProcessor:
         max_age_days = self.config.ingest.new_account_max_age_days
         max_age = None if max_age_days is None else max_age_days * 86400.0
         for account_id, items in by_account.items():
-            state, positions = self._load(account_id, load)
+            state, positions = self.states.get(account_id, load)
             moved = list(positions)
             changed = False
             for record, event in items:
@@ -359,7 +262,7 @@ class BatchProcessor:
                 if step.examples:
                     out.examples.extend(step.examples)
             if changed:
-                self.pending[account_id] = Pending(state, tuple(moved), items[-1][0].partition)
+                self.states.hold(account_id, Pending(state, tuple(moved), items[-1][0].partition))
         return out
 
     def _catch_up(
@@ -421,12 +324,12 @@ class BatchProcessor:
     def tick(self, tick: Tick, accounts: Iterable[str], load: LoadState) -> BatchOutput:
         """Apply a tick record of the clock topic to `accounts` (a slice of the accounts of
         the tick's partition, in a fixed order): each live account is re-scored at the
-        tick's time (`scoring.tick`); the states it changes join `pending`."""
+        tick's time (`scoring.tick`); the states it changes are held in `states`."""
         out = BatchOutput()
         model = self.model()
         self.clock_at(tick.partition, float(tick.ts))
         for account_id in accounts:
-            state, positions = self._load(account_id, load)
+            state, positions = self.states.get(account_id, load)
             if not is_live(state):
                 continue
             try:
@@ -437,7 +340,7 @@ class BatchProcessor:
             except Exception:  # a bug in scoring must not stop the worker
                 log.exception("ticking account %s at %s failed", account_id, tick.ts)
                 continue
-            self.pending[account_id] = Pending(new, positions, tick.partition)
+            self.states.hold(account_id, Pending(new, positions, tick.partition))
         return out
 
     def _accept(self, record: Record) -> Event:

@@ -48,7 +48,7 @@ class OutputSink:
 
     Kafka messages skip Faust's per-message `Topic.send` (several times the cost)
     and are not awaited one by one: `publish` returns their delivery futures, and
-    the state flush (`streams.gate`) saves no state changed with them, and so
+    the state flush (`streams.state_flush`) saves no state changed with them, and so
     commits nothing, until they are done. A message that cannot be delivered at
     all calls `on_failure`, which crashes the worker before its offsets can be
     committed.

@@ -1,12 +1,14 @@
-"""Changelog-backed per-account state.
+"""Changelog-backed per-account state: the Faust table `StateStore` reads and saves.
 
-Keys and values are raw bytes: the account id, and `AccountState.to_bytes()`.
-The agent writes each account's state once per batch. Every batch comes from
-one input partition (see `streams.transport`) and is the current Faust event
-while it is processed, so Faust writes the changelog to that same partition:
-an account's state and its events stay co-partitioned across rebalances, with
-no dependence on producer metadata (`use_partitioner=True` would look the
-partition up synchronously, and fail while a new topic's metadata loads).
+Keys and values are raw bytes: the account id, and the packed state with its read
+positions (`streams.statepack`). Faust restores the table from its changelog on
+start and rebalance; the worker never writes it through `table[key] = value`:
+`StateStore` (`streams.state_store`) writes the table's store and sends the
+changelog record itself, once per changed state per commit (`streams.state_flush`),
+to the partition of the input records that changed the state. So an account's
+state and its events stay co-partitioned across rebalances, with no dependence on
+producer metadata (a partitioner would look the partition up synchronously, and
+fail while a new topic's metadata loads).
 """
 
 from __future__ import annotations

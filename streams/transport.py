@@ -15,7 +15,7 @@ as an offset gap, which Faust's commit logic treats as acknowledged once the
 batch message is acknowledged, so a batch commits only after it is processed
 (at-least-once, as before). Before any commit it awaits the app's
 `before_commit` hook, if set: the scoring agent's state flush
-(`streams.gate`), so offsets are never committed ahead of the state changelog.
+(`streams.state_flush`), so offsets are never committed ahead of the state changelog.
 """
 
 from __future__ import annotations

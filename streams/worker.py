@@ -18,6 +18,7 @@ from streams.gcpolicy import GcPolicy
 from streams.pipeline import BatchProcessor
 from streams.settings import Settings
 from streams.sinks import OutputSink
+from streams.state_store import StateStore
 from streams.tables import declare_state_table
 from streams.topics import declare_topics
 
@@ -60,13 +61,6 @@ def build(
     # scores use the deployment's published churn model (streams.churn_model); until the
     # feed has read the models topic, the default one, which no score is made with
     feed = ModelFeed(config, settings.churn_model_pin)
-    processor = BatchProcessor(
-        config,
-        topics.families_by_topic,
-        feed.get,
-        cache_size=settings.state_cache_accounts,
-        catch_up_ticks=settings.clock_enabled,
-    )
     crashing: list[asyncio.Future[None]] = []
 
     def delivery_failed(exc: BaseException) -> None:
@@ -76,12 +70,18 @@ def build(
     sink = OutputSink(
         topics, writer, producer=app.producer._ensure_producer, on_failure=delivery_failed
     )
+    processor = BatchProcessor(
+        config,
+        topics.families_by_topic,
+        feed.get,
+        catch_up_ticks=settings.clock_enabled,
+        states=StateStore.of_table(table, sink.send, settings.state_cache_accounts),
+    )
     register_churn_model(app, topics, settings, config, sink, writer, feed)
     webhook = settings.alert_webhook_url
     counters = register_scoring_agent(
         app,
         topics,
-        table,
         processor,
         sink,
         feed.ready,

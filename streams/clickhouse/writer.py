@@ -22,7 +22,7 @@ Nothing can wedge it:
 * `give_up_at(deadline)` (the worker's shutdown budget) ends the writing at
   that moment even in an outage: `abandoned` is then true, `flush`,
   `wait_for_capacity` and `stop` return at once, and whatever waits for rows
-  to be written (the state flush before a commit, `streams.gate`) stops
+  to be written (the state flush before a commit, `streams.state_flush`) stops
   waiting without committing.
 
 A batch is finished (its rows counted as written) only when every row of it

@@ -214,7 +214,7 @@ def test_worker_killed_mid_stream_resumes_with_every_event_applied_exactly_once(
 def test_after_a_worker_crash_the_final_scores_equal_the_reference(crash_run):
     """Fails if an account whose last events were in the crash window keeps a stale latest
     score (its state persisted, its outputs not): seen on the code before the changelog
-    gate (streams.gate), see docs/operations.md."""
+    gate (streams.state_flush), see docs/operations.md."""
     pipeline, ref, _numbers, views = crash_run
     _assert_final_outputs(pipeline, ref, views)
 
@@ -223,7 +223,7 @@ def test_outputs_of_the_crash_window_are_not_lost(crash_run):
     """No moment at which the worker was frozen had an account whose persisted state had
     applied more events than the scores topic had scores for, and after the restart every
     applied event has its score message and its score_history row. Before the changelog
-    gate (streams.gate) the state could reach the changelog before the batch's outputs:
+    gate (streams.state_flush) the state could reach the changelog before the batch's outputs:
     after kill -9 the redelivered records were skipped as already applied, and their
     scores, transitions, alerts and ClickHouse rows were never produced (measured in
     docs/operations.md)."""

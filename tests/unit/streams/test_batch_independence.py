@@ -6,31 +6,17 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 import scoring
-from devtools.demo.portfolio import generate
 from schemas.decode import decode_event
-from schemas.events import FAMILY_BY_TYPE, Family
 from streams.pipeline import BatchOutput, BatchProcessor, RawRecord
-
-TOPICS = {family: f"t.{family.value}" for family in Family}
+from tests.support.records import TOPICS, portfolio_records
 
 
 @pytest.fixture(scope="module")
 def records() -> list[RawRecord]:
-    events = list(generate(accounts=8, days=60, seed=5))
-    return [
-        RawRecord(
-            TOPICS[FAMILY_BY_TYPE[e["type"]]],
-            0,
-            offset,
-            str(e["account_id"]).encode(),
-            orjson.dumps(e),
-        )
-        for offset, e in enumerate(events)
-    ]
+    return portfolio_records(accounts=8, days=60, seed=5)
 
 
 def _run(batches: Iterable[Sequence[RawRecord]]) -> BatchOutput:

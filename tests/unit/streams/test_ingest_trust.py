@@ -200,7 +200,7 @@ def test_a_single_far_future_event_does_not_freeze_the_account():
     assert first.applied == 1
     assert reasons(bad) == {1: ("from_future", "ts")}
     assert after.dead_letters == [] and after.applied == 3
-    assert processor._load("m", store.get)[0].clock.events_applied == 4
+    assert processor.states.get("m", store.get)[0].clock.events_applied == 4
 
 
 def test_the_skew_is_configurable():

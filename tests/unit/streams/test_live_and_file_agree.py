@@ -74,7 +74,7 @@ def _live(events: list[Event], arrivals: list[Event], config: scoring.ScoringCon
         nonlocal ticked
         start = ticked if ticked is not None else min(e.ts.timestamp() for e in arrivals)
         for boundary in day_boundaries(start, now):
-            accounts = sorted(set(table) | set(processor.pending))
+            accounts = sorted(set(table) | set(processor.states.pending))
             out = processor.tick(Tick(0, int(boundary)), accounts, table.get)
             alerts.extend(a.model_dump_json() for a in out.alerts)
             processor.save_pending(table.__setitem__)

@@ -9,14 +9,12 @@ import orjson
 import pytest
 
 import scoring
-from devtools.demo.portfolio import generate
-from schemas.events import FAMILY_BY_TYPE, Family
 from scoring.config_load import config_from_mapping, packaged_defaults
 from scoring.names import SIGNALS, SIGNED_SIGNALS
 from streams.clickhouse.rows import SHADOW_COLUMNS, shadow_row
 from streams.pipeline import BatchOutput, BatchProcessor, RawRecord
+from tests.support.records import TOPICS, portfolio_records
 
-TOPICS = {family: f"t.{family.value}" for family in Family}
 CANDIDATE = "candidate"
 
 
@@ -31,17 +29,7 @@ def shadow_config(**weights: float) -> scoring.ScoringConfig:
 
 @pytest.fixture(scope="module")
 def records() -> list[RawRecord]:
-    events = list(generate(accounts=10, days=60, seed=11))
-    return [
-        RawRecord(
-            TOPICS[FAMILY_BY_TYPE[e["type"]]],
-            0,
-            offset,
-            str(e["account_id"]).encode(),
-            orjson.dumps(e),
-        )
-        for offset, e in enumerate(events)
-    ]
+    return portfolio_records(accounts=10, days=60, seed=11)
 
 
 def _run(

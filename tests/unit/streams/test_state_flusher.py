@@ -1,5 +1,6 @@
 """States are saved once per commit, and only after the outputs they caused are durable
-(`streams.gate.StateFlusher`): the ordering that makes a crash lose nothing.
+(`streams.state_flush.StateFlusher`, saving through `streams.state_store.StateStore`):
+the ordering that makes a crash lose nothing.
 
 Kafka deliveries are asyncio futures the test completes; ClickHouse is a stand-in
 with the writer's three methods the flusher uses, whose rows land when the test
@@ -19,8 +20,9 @@ import scoring
 from devtools.demo.portfolio import generate
 from schemas.events import FAMILY_BY_TYPE, Family
 from streams.clickhouse.writer import RowsAbandoned
-from streams.gate import StateFlusher
 from streams.pipeline import BatchProcessor, RawRecord
+from streams.state_flush import StateFlusher
+from streams.state_store import StateStore
 from streams.statepack import unpack_value
 
 TOPICS = {family: f"t.{family.value}" for family in Family}
@@ -48,25 +50,24 @@ class Rows:
 
 class Harness:
     def __init__(self) -> None:
-        self.processor = BatchProcessor(CONFIG, {t: f for f, t in TOPICS.items()}, lambda: MODEL)
-        self.rows = Rows()
         self.store: dict[bytes, bytes] = {}
         self.changelog: list[tuple[bytes, bytes, int]] = []
-        self.flusher = StateFlusher(
-            self.processor,
-            self.rows,  # type: ignore[arg-type]
-            self.store.__setitem__,
-            self.send_changelog,
+        self.states = StateStore(self.store, "account-state-changelog", self.send)
+        self.processor = BatchProcessor(
+            CONFIG, {t: f for f, t in TOPICS.items()}, lambda: MODEL, states=self.states
         )
+        self.rows = Rows()
+        self.flusher = StateFlusher(self.states, self.rows)  # type: ignore[arg-type]
+        self.load = self.states.load
 
-    async def send_changelog(self, key: bytes, value: bytes, partition: int) -> asyncio.Future[Any]:
+    async def send(
+        self, topic: str, key: bytes, value: bytes, partition: int
+    ) -> asyncio.Future[Any]:
+        assert topic == "account-state-changelog"
         self.changelog.append((key, value, partition))
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         done.set_result(None)
         return done
-
-    def load(self, account_id: str) -> bytes | None:
-        return self.store.get(account_id.encode())
 
     async def chunk(self, records: list[RawRecord]) -> list[asyncio.Future[Any]]:
         """Score a chunk as the agent does; its outputs' deliveries stay pending."""
@@ -105,7 +106,7 @@ def test_states_are_saved_only_after_their_outputs_are_durable() -> None:
     async def scenario() -> None:
         h = Harness()
         futures = await h.chunk(records[:300])
-        assert futures and h.processor.pending and not h.store
+        assert futures and h.states.pending and not h.store
         flush = asyncio.create_task(h.flusher.flush(poll=0.001))
         await _settle()
         assert not h.store and not h.changelog  # Kafka has not acknowledged the outputs
@@ -118,7 +119,7 @@ def test_states_are_saved_only_after_their_outputs_are_durable() -> None:
         assert saved == len(h.store) == len(h.changelog) == len(partitions)
         for key, value, partition in h.changelog:
             assert h.store[key] is value and partition == partitions[key.decode()]
-        assert not h.processor.pending and not h.processor.flushing
+        assert not h.states.pending and not h.states.flushing
 
     asyncio.run(scenario())
 
@@ -133,10 +134,10 @@ def test_changes_made_during_a_flush_wait_for_the_next_one_and_are_what_loads() 
         early = await h.chunk(first)
         flush = asyncio.create_task(h.flusher.flush(poll=0.001))
         await _settle()
-        assert h.processor.flushing and not h.processor.pending
+        assert h.states.flushing and not h.states.pending
         late = await h.chunk(second)  # scoring goes on while the flush waits
         touched = {r.key.decode() for r in second if r.key}
-        assert set(h.processor.pending) == touched
+        assert set(h.states.pending) == touched
         for f in early:
             f.set_result(None)
         h.rows.written = h.rows.added  # the second chunk's rows too: they are not waited on
@@ -144,9 +145,9 @@ def test_changes_made_during_a_flush_wait_for_the_next_one_and_are_what_loads() 
         saved = dict(h.store)
         for account_id in touched:  # the table holds the older state; loads see the newer
             positions, _ = unpack_value(saved[account_id.encode()])
-            entry = h.processor.pending[account_id]
+            entry = h.states.pending[account_id]
             assert entry.positions != positions
-            assert h.processor._load(account_id, h.load)[0] is entry.state
+            assert h.states.get(account_id, h.load)[0] is entry.state
         for f in late:
             f.set_result(None)
         assert await h.flusher.flush(poll=0.001) == len(touched)
@@ -203,10 +204,10 @@ def test_revoked_partitions_lose_their_unsaved_states_only() -> None:
     records = _records(4, partitions)
     h = Harness()
     h.processor.score(records[:300], h.load)
-    on = {p: {a for a in h.processor.pending if partitions[a] == p} for p in (0, 1)}
+    on = {p: {a for a in h.states.pending if partitions[a] == p} for p in (0, 1)}
     assert on[0] and on[1]
-    assert h.processor.discard({1}) == len(on[1])
-    assert set(h.processor.pending) == on[0]
+    assert h.states.discard({1}) == len(on[1])
+    assert set(h.states.pending) == on[0]
 
 
 def test_outputs_of_a_chunk_that_changed_no_state_are_waited_for_too() -> None:
@@ -216,7 +217,7 @@ def test_outputs_of_a_chunk_that_changed_no_state_are_waited_for_too() -> None:
         h = Harness()
         async with h.flusher.chunk():
             out = h.processor.score(bad, h.load)
-            assert len(out.dead_letters) == 3 and not h.processor.pending
+            assert len(out.dead_letters) == 3 and not h.states.pending
             delivery: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
             h.flusher.track([delivery])
         flush = asyncio.create_task(h.flusher.flush(poll=0.001))
@@ -232,15 +233,17 @@ def _slow_flusher(states: int, seconds_per_state: float) -> Harness:
     """A harness with `states` unsaved states, each taking `seconds_per_state` to save."""
     h = Harness()
     h.processor.score(_records(1, {}), h.load)
-    (entry,) = h.processor.pending.values()
-    h.processor.pending = {f"acct-{i:05d}": entry for i in range(states)}
-    send = h.send_changelog
+    (entry,) = h.states.pending.values()
+    h.states.pending = {f"acct-{i:05d}": entry for i in range(states)}
+    send = h.send
 
-    async def slow_send(key: bytes, value: bytes, partition: int) -> asyncio.Future[Any]:
+    async def slow_send(
+        topic: str, key: bytes, value: bytes, partition: int
+    ) -> asyncio.Future[Any]:
         time.sleep(seconds_per_state)  # the CPU work of encoding and sending, held
-        return await send(key, value, partition)
+        return await send(topic, key, value, partition)
 
-    h.flusher.send_changelog = slow_send
+    h.states.send = slow_send
     return h
 
 

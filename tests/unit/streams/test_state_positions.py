@@ -104,7 +104,7 @@ def test_the_cache_is_not_used_once_the_table_holds_other_bytes(
     final = dict(table)
     table.clear()
     table.update(reference)  # e.g. another worker's older changelog value after a rebalance
-    hits = p.cache.hits
+    hits = p.states.cache.hits
     p.run(records[half:], table.get, table.__setitem__)
-    assert p.cache.hits == hits  # every account was decoded from the table
+    assert p.states.cache.hits == hits  # every account was decoded from the table
     assert table == final

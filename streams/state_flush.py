@@ -2,17 +2,18 @@
 crash lose neither a state change nor an output.
 
 The agent scores a chunk of records and sends its outputs (Kafka messages,
-ClickHouse rows) at once; the states the chunk changed stay in the
-processor (`BatchProcessor.pending`), not saved. Before Faust commits input
-offsets it awaits `StateFlusher.flush()` (see `streams.transport`), which
+ClickHouse rows) at once; the states the chunk changed stay in the state
+store (`StateStore.pending`, `streams.state_store`), not saved. Before Faust
+commits input offsets it awaits `StateFlusher.flush()` (see
+`streams.transport`), which
 
 1. takes the unsaved states aside (the agent goes on scoring: what it
    changes next is newer and is saved by the next flush);
 2. waits until every output sent so far is durable: Kafka sends
    acknowledged, ClickHouse rows written;
-3. encodes each state once, writes it to the table's store and sends its
-   changelog record (the one Faust would write: same topic, key, value,
-   partition), and waits for those to be acknowledged.
+3. has the store pack each state once, write it to the table's store and
+   send its changelog record (the one Faust would write: same topic, key,
+   value, partition), and waits for those to be acknowledged.
 
 So at any moment
 
@@ -33,17 +34,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from streams.clickhouse.writer import ClickHouseWriter, RowsAbandoned
-from streams.pipeline import BatchProcessor
-
-# key, value, partition -> the changelog record's delivery future
-SendChangelog = Callable[[bytes, bytes, int], Awaitable[asyncio.Future[Any]]]
-StoreWrite = Callable[[bytes, bytes], None]
+from streams.state_store import StateStore
 
 
 @dataclass
@@ -72,17 +68,12 @@ _PRUNE_AT = 100_000  # delivery futures kept before the delivered ones are dropp
 
 
 class StateFlusher:
-    def __init__(
-        self,
-        processor: BatchProcessor,
-        writer: ClickHouseWriter,
-        store_write: StoreWrite,
-        send_changelog: SendChangelog,
-    ) -> None:
-        self.processor = processor
+    """Saves the states of `states` before each commit, after the outputs sent so far
+    (Kafka deliveries `track`ed, rows queued on `writer`) are durable."""
+
+    def __init__(self, states: StateStore, writer: ClickHouseWriter) -> None:
+        self.states = states
         self.writer = writer
-        self.store_write = store_write
-        self.send_changelog = send_changelog
         self.outputs: list[asyncio.Future[Any]] = []
         self.rows: dict[str, int] = writer.snapshot()
         self.scoring = asyncio.Lock()
@@ -109,10 +100,6 @@ class StateFlusher:
             ]
         self.rows = self.writer.snapshot()
 
-    @property
-    def unsaved(self) -> int:
-        return len(self.processor.pending) + len(self.processor.flushing)
-
     async def flush(self, poll: float = 0.01) -> int:
         """Save every state changed so far, once its outputs are durable: what a commit
         waits for. Returns how many states were saved. A failed Kafka send has already
@@ -122,7 +109,7 @@ class StateFlusher:
         async with self.flushing:
             started = time.monotonic()
             async with self.scoring:  # between chunks: the states and their outputs match
-                entries = self.processor.begin_flush()
+                entries = self.states.begin_flush()
                 outputs, self.outputs = self.outputs, []
                 rows = self.rows
             stats = FlushStats(states=len(entries))
@@ -146,11 +133,9 @@ class StateFlusher:
                 encode_s = send_s = yielded_s = 0.0
                 for account_id, entry in items:
                     began = clock()
-                    key = account_id.encode()
-                    value = self.processor.encode(account_id, entry)
-                    self.store_write(key, value)
+                    key, value = self.states.write(account_id, entry)
                     encoded = clock()
-                    sent.append(await self.send_changelog(key, value, entry.partition))
+                    sent.append(await self.states.send_changelog(key, value, entry.partition))
                     paused = clock()
                     encode_s += encoded - began
                     send_s += paused - encoded
@@ -165,7 +150,7 @@ class StateFlusher:
                 await _delivered(sent, "a changelog record was not delivered: not committing")
                 return len(items)
             finally:
-                self.processor.end_flush()
+                self.states.end_flush()
                 stats.total_s = time.monotonic() - started
                 self.last = stats
 
