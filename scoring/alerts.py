@@ -181,6 +181,10 @@ def conditions(
     of the usage topic (a worker catching up) would make any account look quiet. An event
     keeps it while it holds.
 
+    Entering work to keep is a change of quadrant: an account whose first success
+    quadrant is work to keep is listed there (the work-to-keep board) and holds no
+    condition until it leaves and comes back.
+
     `state` has the event applied and its memory not yet advanced: the memory's
     conditions give the hysteresis, its daily health points the recent peak.
     A cancelled account holds none (it is terminal until a new subscription), so
@@ -194,6 +198,8 @@ def conditions(
     previous = state.memory
     held = previous.conditions
     wtk = _WORK_TO_KEEP.get(classes.success)
+    if wtk is not None and wtk not in held and previous.success in (None, classes.success):
+        wtk = None  # the account's first quadrant: where it stands, not an entry
     out: tuple[str, ...] = () if wtk is None else (wtk,)
     threshold = a.churn_risk_threshold
     if held and "churn_risk_high" in held:

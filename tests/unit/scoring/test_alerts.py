@@ -548,3 +548,37 @@ def test_a_failed_payment_alerts_on_a_must_have_account_only(
     assert [a.kind for a in alerts_of(payment_failed("must_have"), config, model)] == [
         "payment_failed"
     ]
+
+
+def test_a_first_quadrant_in_work_to_keep_is_where_the_account_stands_not_an_entry(
+    config: ScoringConfig, model: ChurnModel
+) -> None:
+    """Entering work to keep is a change: an account whose first success quadrant is
+    work to keep (its first happiness evidence is an escalated ticket) is listed there
+    and raises no alert; leaving for customer success and slipping back raises one."""
+    ev = Events()
+    ev.add("subscription_started", 0, plan="growth", mrr=5000.0, seats=10)
+    ev.add("invoice_paid", 0.5, invoice_id="I0", amount=5000.0)
+    for day in range(60):
+        for user in range(8):
+            ev.add("feature_used", day + 0.3, user_id=f"u{user}", feature=f"f{user}", quantity=3)
+    ev.add("ticket_opened", 2, ticket_id="T0", priority="urgent")
+    ev.add("ticket_escalated", 2.1, ticket_id="T0")
+    ev.add("nps_response", 2.2, score=0)
+    ev.add("ticket_resolved", 12, ticket_id="T0")
+    for day in (14, 16, 18, 20):
+        ev.add("nps_response", day, score=10).add("csat_response", day + 0.1, score=5)
+    for i, day in enumerate((40.1, 40.2, 40.3, 41, 41.5, 42)):
+        ev.add("ticket_opened", day, ticket_id=f"T{i + 1}", priority="urgent")
+        ev.add("ticket_escalated", day + 0.01, ticket_id=f"T{i + 1}")
+        ev.add("nps_response", day + 0.02, score=0)
+    _, steps = run(_sorted(ev), config, model)
+    quadrants = [t.to_value for s in steps for t in s.transitions if t.kind == "success_quadrant"]
+    assert quadrants[:3] == [
+        "work_to_keep:flight_risk",
+        "customer_success",
+        "work_to_keep:flight_risk",
+    ], quadrants
+    entered = [a for s in steps for a in s.alerts if a.kind == "entered_work_to_keep"]
+    assert len(entered) == 1, [a.message for a in entered]
+    assert entered[0].ts.timestamp() >= at(40.1).timestamp()
