@@ -60,11 +60,12 @@ from scoring.config import ScoringConfig
 from scoring.config_sections import URGENCIES, AlertKind, Urgency
 from scoring.decay import DAY
 from scoring.evaluate import Evaluation, value_at_stake
+from scoring.facts import EVENT_FAMILIES, BillingFacts, Memory
 from scoring.memo import memoized
 from scoring.names import COMPANY_HAPPINESS, CUSTOMER_HAPPINESS, MILESTONE_COMPLETION, SIGNALS
 from scoring.record import Classes, Drivers, change_drivers, churn_drivers, contribution_driver
 from scoring.signals.company import outstanding_ids
-from scoring.state import EVENT_FAMILIES, AccountState, BillingFacts, Memory
+from scoring.state import AccountState
 from scoring.trusted import trusted
 
 USAGE_SIGNALS = ("feature_breadth", "feature_depth", "velocity", "adoption")

@@ -50,11 +50,12 @@ from scoring.config import ScoringConfig
 from scoring.decay import DAY, day_of
 from scoring.errors import ConflictingDuplicateError, ScoringError, TooLateError
 from scoring.evaluate import evaluate
+from scoring.facts import EVENT_FAMILIES, Clock
 from scoring.memory import advance_memory
 from scoring.record import as_datetime, drivers_once, score_record, signal_effects
 from scoring.reducers import REDUCERS
 from scoring.scratch import Scratch
-from scoring.state import EVENT_FAMILIES, AccountState, Clock, new_state
+from scoring.state import AccountState, new_state
 
 _FAMILY_INDEX: dict[Family, int] = {Family(name): i for i, name in enumerate(EVENT_FAMILIES)}
 

@@ -11,10 +11,11 @@ from scoring.churn import ChurnModel, LabelledExample
 from scoring.config import ScoringConfig
 from scoring.decay import DAY
 from scoring.evaluate import Evaluation, value_at_stake
+from scoring.facts import Memory, Snapshot
 from scoring.health import record_health, trend
 from scoring.names import SIGNALS
 from scoring.record import Classes, Drivers, transition
-from scoring.state import AccountState, Memory, Snapshot
+from scoring.state import AccountState
 
 _INDEX = {name: i for i, name in enumerate(SIGNALS)}
 

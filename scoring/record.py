@@ -27,9 +27,10 @@ from scoring.classify import ENGAGEMENT
 from scoring.config import ScoringConfig
 from scoring.decay import DAY
 from scoring.evaluate import Evaluation
+from scoring.facts import Evidence, Memory
 from scoring.health import Contribution, top_by_effect
 from scoring.names import SIGNALS
-from scoring.state import AccountState, Evidence, Memory
+from scoring.state import AccountState
 from scoring.trusted import trusted
 
 SIGNAL_SOURCES: dict[str, tuple[str, ...]] = {

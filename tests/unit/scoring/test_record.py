@@ -14,12 +14,12 @@ from schemas.outputs import Driver
 from scoring import default_churn_model, load_config
 from scoring.churn import contributions
 from scoring.evaluate import evaluate
+from scoring.facts import Evidence
 from scoring.record import (
     SIGNAL_SOURCES,
     churn_drivers,
     event_ids,
 )
-from scoring.state import Evidence
 from tests.unit.scoring.factory import run
 from tests.unit.scoring.strategies import histories
 
