@@ -63,7 +63,7 @@ from scoring.evaluate import Evaluation, value_at_stake
 from scoring.facts import EVENT_FAMILIES, BillingFacts, Memory
 from scoring.memo import memoized
 from scoring.names import COMPANY_HAPPINESS, CUSTOMER_HAPPINESS, MILESTONE_COMPLETION, SIGNALS
-from scoring.record import Classes, Drivers, change_drivers, churn_drivers, contribution_driver
+from scoring.outputs import Classes, Drivers, change_drivers, churn_drivers, contribution_driver
 from scoring.signals.company import outstanding_ids
 from scoring.state import AccountState
 from scoring.trusted import trusted

@@ -52,7 +52,7 @@ from scoring.errors import ConflictingDuplicateError, ScoringError, TooLateError
 from scoring.evaluate import evaluate
 from scoring.facts import EVENT_FAMILIES, Clock
 from scoring.memory import advance_memory
-from scoring.record import as_datetime, drivers_once, score_record, signal_effects
+from scoring.outputs import as_datetime, drivers_once, score_record, signal_effects
 from scoring.reducers import REDUCERS
 from scoring.scratch import Scratch
 from scoring.state import AccountState, new_state

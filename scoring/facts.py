@@ -228,7 +228,7 @@ class Memory(NamedTuple):
     health points before it are no reference for a health drop."""
     emitted_effects: tuple[float, ...] = ()
     """Each signal's health effect (SIGNALS order, points vs the neutral 50, 0 when unknown)
-    in the last emitted score: the base of the drivers of change (`scoring.record`)."""
+    in the last emitted score: the base of the drivers of change (`scoring.outputs`)."""
 
     def with_outputs(
         self,

@@ -14,7 +14,7 @@ from scoring.evaluate import Evaluation, value_at_stake
 from scoring.facts import Memory, Snapshot
 from scoring.health import record_health, trend
 from scoring.names import SIGNALS
-from scoring.record import Classes, Drivers, transition
+from scoring.outputs import Classes, Drivers, transition
 from scoring.state import AccountState
 
 _INDEX = {name: i for i, name in enumerate(SIGNALS)}

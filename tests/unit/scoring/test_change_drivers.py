@@ -7,7 +7,7 @@ from itertools import pairwise
 from schemas.outputs import ScoreRecord
 from scoring import ChurnModel, ScoringConfig
 from scoring.names import SIGNALS
-from scoring.record import SIGNAL_SOURCES
+from scoring.outputs import SIGNAL_SOURCES
 from tests.unit.scoring.factory import Events, run
 from tests.unit.scoring.scripts import healthy
 
