@@ -55,6 +55,7 @@ from schemas.events import SCHEMA_VERSION, Tier
 from schemas.outputs import Alert, Driver, Severity, SuccessQuadrant
 from scoring.bounded import short_id
 from scoring.churn import ChurnModel
+from scoring.classes import Classes
 from scoring.classify import ENGAGEMENT
 from scoring.config import ScoringConfig
 from scoring.config_sections import URGENCIES, AlertKind, Urgency
@@ -63,7 +64,7 @@ from scoring.evaluate import Evaluation, value_at_stake
 from scoring.facts import EVENT_FAMILIES, BillingFacts, Memory
 from scoring.memo import memoized
 from scoring.names import COMPANY_HAPPINESS, CUSTOMER_HAPPINESS, MILESTONE_COMPLETION, SIGNALS
-from scoring.outputs import Classes, Drivers, change_drivers, churn_drivers, contribution_driver
+from scoring.outputs import Drivers, change_drivers, churn_drivers, contribution_driver
 from scoring.signals.company import outstanding_ids
 from scoring.state import AccountState
 from scoring.trusted import trusted

@@ -9,20 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import NamedTuple
 
-from schemas.events import SCHEMA_VERSION, Tier
+from schemas.events import SCHEMA_VERSION
 from schemas.outputs import (
-    Band,
     Driver,
-    HappinessBand,
-    ReadinessQuadrant,
     ScoreRecord,
-    SuccessQuadrant,
     Transition,
     TransitionKind,
 )
 from scoring.churn import ChurnModel, contributions
+from scoring.classes import Classes
 from scoring.classify import ENGAGEMENT
 from scoring.config import ScoringConfig
 from scoring.decay import DAY
@@ -205,18 +201,6 @@ def _round4(value: float | None) -> float | None:
 
 def as_datetime(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
-
-
-class Classes(NamedTuple):
-    """The classifications after one event (hysteresis already applied)."""
-
-    readiness: ReadinessQuadrant | None
-    success: SuccessQuadrant | None
-    happiness: HappinessBand | None
-    band: Band
-    tier: Tier
-    potential: bool | None
-    opportunities: tuple[str, ...]
 
 
 def score_record(
