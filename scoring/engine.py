@@ -30,13 +30,14 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 
 import orjson
 
 from schemas.events import FAMILY_BY_TYPE, Event, Family
 from schemas.outputs import Alert, ScoreRecord, Transition
 from scoring import alerts as alerting
-from scoring import emission
+from scoring import emission, outputs
 from scoring.bounded import (
     UNKNOWN_CONTENT,
     content_fingerprint,
@@ -56,6 +57,7 @@ from scoring.outputs import as_datetime, drivers_once, score_record, signal_effe
 from scoring.reducers import REDUCERS
 from scoring.scratch import Scratch
 from scoring.state import AccountState, new_state
+from scoring.step import Step
 
 _FAMILY_INDEX: dict[Family, int] = {Family(name): i for i, name in enumerate(EVENT_FAMILIES)}
 
@@ -312,17 +314,26 @@ def _step(
     watermark and advance the memory: the path an event and a tick share."""
     ev = evaluate(applied, config, model)
     when = at if at.timestamp() == ev.now_ts else as_datetime(ev.now_ts)
-    step = advance_memory(applied, ev, cancel_ts, config, model)
-    drivers = drivers_once(ev, applied.evidence, config)
-    transitions = step.transitions(applied.account_id, when, event_id, drivers, config)
+    advanced = advance_memory(applied, ev, cancel_ts, config, model)
+    step = Step(
+        state=applied,
+        ev=ev,
+        classes=advanced.classes,
+        trends=advanced.trends,
+        at=when,
+        event_id=event_id,
+        config=config,
+        model=model,
+        drivers=drivers_once(ev, applied.evidence, config),
+        ticking=ticking,
+    )
+    transitions = outputs.transitions(step)
     previous = applied.memory
     held = alerting.conditions(applied, step.classes, ev, config, ticking)
     alerts: tuple[Alert, ...] = ()
     fired = previous.fired
     if held != previous.conditions:  # a rising edge is possible
-        alerts, fired = alerting.raise_alerts(
-            applied, held, step.classes, ev, when, event_id, config, model, drivers
-        )
+        alerts, fired = alerting.raise_alerts(step, held)
         changed = True
     else:
         changed = bool(
@@ -338,23 +349,10 @@ def _step(
     if covered is None and ev.health.coverage >= config.alerts.health_drop_min_coverage:
         covered = ev.now_day
     effects = signal_effects(ev) if emit else previous.emitted_effects
-    new = applied.with_memory(step.memory(held, fired, emitted, covered, effects))
-
-    def build() -> ScoreRecord:
-        return score_record(
-            new,
-            event_id,
-            when,
-            ev,
-            step.classes,
-            step.trends,
-            config,
-            model,
-            drivers,
-            previous,
-        )
-
-    return StepResult(new, build, transitions, step.examples, alerts, emit)
+    new = applied.with_memory(advanced.memory(held, fired, emitted, covered, effects))
+    return StepResult(
+        new, partial(score_record, step), transitions, advanced.examples, alerts, emit
+    )
 
 
 def tick_id(ts: float) -> str:
@@ -607,19 +605,19 @@ def score_state(
         raise ScoringError(f"no scorecard {scorecard!r} in config {config.version}")
     card = None if scorecard is None else config.scorecards[scorecard]
     ev = evaluate(state, config, model, card)
-    step = advance_memory(state, ev, None, config, model)
-    record = score_record(
-        state,
-        _latest_event_id(state),
-        as_datetime(ev.now_ts),
-        ev,
-        step.classes,
-        step.trends,
-        config,
-        model,
-        drivers_once(ev, state.evidence, config),
-        state.memory,
+    advanced = advance_memory(state, ev, None, config, model)
+    step = Step(
+        state=state,
+        ev=ev,
+        classes=advanced.classes,
+        trends=advanced.trends,
+        at=as_datetime(ev.now_ts),
+        event_id=_latest_event_id(state),
+        config=config,
+        model=model,
+        drivers=drivers_once(ev, state.evidence, config),
     )
+    record = score_record(step)
     if scorecard is None:
         return record
     return record.model_copy(update={"config_version": f"{config.version}:shadow:{scorecard}"})

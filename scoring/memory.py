@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import NamedTuple
 
-from schemas.outputs import Transition, TransitionKind
 from scoring import outcomes
 from scoring.churn import ChurnModel, LabelledExample
 from scoring.classes import Classes, classify_all
@@ -13,7 +11,6 @@ from scoring.config import ScoringConfig
 from scoring.evaluate import Evaluation
 from scoring.facts import Memory, Snapshot
 from scoring.health import record_health, trend
-from scoring.outputs import Drivers, transition
 from scoring.state import AccountState
 
 
@@ -21,7 +18,6 @@ class MemoryStep(NamedTuple):
     """What one event does to the memory, before the alert and emission outputs are known
     (`memory` builds the new Memory with them)."""
 
-    previous: Memory
     classes: Classes
     trends: tuple[float | None, float | None]
     examples: tuple[LabelledExample, ...]
@@ -55,32 +51,6 @@ class MemoryStep(NamedTuple):
             emitted,
             covered_since,
             emitted_effects,
-        )
-
-    def transitions(
-        self, account_id: str, ts: datetime, event_id: str, drivers: Drivers, config: ScoringConfig
-    ) -> tuple[Transition, ...]:
-        """One Transition per classification whose value changed, with the health drivers."""
-        old, new = self.previous, self.classes
-        if (old.readiness, old.success, old.band, old.tier, old.potential) == (
-            new.readiness,
-            new.success,
-            new.band,
-            new.tier,
-            new.potential,
-        ):
-            return ()
-        pairs: tuple[tuple[TransitionKind, str | bool | None, str | bool | None], ...] = (
-            ("readiness_quadrant", old.readiness, new.readiness),
-            ("success_quadrant", old.success, new.success),
-            ("health_band", old.band, new.band),
-            ("tier", old.tier, new.tier),
-            ("success_potential", old.potential, new.potential),
-        )
-        return tuple(
-            transition(account_id, ts, kind, a, b, event_id, drivers(), config)
-            for kind, a, b in pairs
-            if a != b
         )
 
 
@@ -132,4 +102,4 @@ def advance_memory(
         trend(start, points, ev.now_day, health, 30),
     )
     snaps, last_snapshot, examples = _snapshots(state, ev, cancel_ts, config, model)
-    return MemoryStep(m, classes, trends, examples, start, points, snaps, last_snapshot)
+    return MemoryStep(classes, trends, examples, start, points, snaps, last_snapshot)
