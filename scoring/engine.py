@@ -181,6 +181,14 @@ def _repeat(ids: bytes, key: tuple[int, int], event: Event) -> bool | None:
     return ts == key[0] and remembered in (UNKNOWN_CONTENT, fingerprint(event))
 
 
+def _pending_repeat(pending: tuple[Event, ...], event: Event) -> bool | None:
+    """As `_repeat`, against the events waiting to settle."""
+    for waiting in pending:
+        if waiting.event_id == event.event_id:
+            return fingerprint(waiting) == fingerprint(event)
+    return None
+
+
 def is_duplicate(state: AccountState, event: Event) -> bool:
     """The event's id is among the account's recent events, with the same content."""
     key = _id_key(event.ts.timestamp(), event.event_id, _family_index(event))
@@ -191,6 +199,28 @@ def is_conflicting_duplicate(state: AccountState, event: Event) -> bool:
     """The event's id is among the account's recent events, with another content."""
     key = _id_key(event.ts.timestamp(), event.event_id, _family_index(event))
     return _repeat(state.clock.recent_ids, key, event) is False
+
+
+def _admit(state: AccountState, event: Event, config: ScoringConfig) -> tuple[int, int] | None:
+    """The event's exactly-once key if it is to be applied (or queued); None when it is a
+    duplicate of an applied or a queued event (same id, same content). Raises
+    ConflictingDuplicateError for the same id with another content, and TooLateError for
+    an event older than its family's newest minus `allowed_lateness`. Both the arrival
+    path and the settling path admit an event here."""
+    key = _id_key(event.ts.timestamp(), event.event_id, _family_index(event))
+    repeat = _repeat(state.clock.recent_ids, key, event)
+    if repeat is None:
+        repeat = _pending_repeat(state.pending, event)
+    if repeat is True:
+        return None
+    if repeat is False:
+        raise ConflictingDuplicateError(
+            f"event {event.event_id!r} was applied before with another content "
+            f"(another ts, type or payload); this version is not applied"
+        )
+    if is_too_late(state, event, config):
+        raise TooLateError(f"event {event.event_id!r} is older than the allowed lateness")
+    return key
 
 
 def _push_evidence(
@@ -282,19 +312,10 @@ def _process_now(
     state: AccountState, event: Event, config: ScoringConfig, model: ChurnModel
 ) -> StepResult:
     """Apply the event to the facts and advance the memory at once (the arrival order)."""
-    ts = event.ts.timestamp()
-    key = _id_key(ts, event.event_id, _family_index(event))
-    repeat = _repeat(state.clock.recent_ids, key, event)
-    if repeat is True:
+    key = _admit(state, event, config)
+    if key is None:
         return StepResult(state, None)
-    if repeat is False:
-        raise ConflictingDuplicateError(
-            f"event {event.event_id!r} was applied before with another content "
-            f"(another ts, type or payload); this version is not applied"
-        )
-    if is_too_late(state, event, config):
-        raise TooLateError(f"event {event.event_id!r} is older than the allowed lateness")
-
+    ts = event.ts.timestamp()
     applied = apply_event(state, event, ts, key, config)
     cancel_ts = ts if event.type == "subscription_cancelled" else None
     return _step(state, applied, event.ts, event.event_id, cancel_ts, config, model)
@@ -413,14 +434,6 @@ def _pending_key(event: Event) -> tuple[float, int, str]:
     return event.ts.timestamp(), id_hash(event.event_id), event.event_id
 
 
-def _pending_repeat(pending: tuple[Event, ...], event: Event) -> bool | None:
-    """As `_repeat`, against the events waiting to settle."""
-    for waiting in pending:
-        if waiting.event_id == event.event_id:
-            return fingerprint(waiting) == fingerprint(event)
-    return None
-
-
 def _newest(state: AccountState) -> float:
     """The newest event or tick time the account has seen, settled or not."""
     times = [t for t in state.clock.family_max if t is not None]
@@ -446,19 +459,8 @@ def _process_settling(
 ) -> StepResult:
     """Queue the event, then settle every queued event older than the newest event time
     seen minus `settle_hours`, in event-time order (`_release`)."""
-    key = _id_key(event.ts.timestamp(), event.event_id, _family_index(event))
-    repeat = _repeat(state.clock.recent_ids, key, event)
-    if repeat is None:
-        repeat = _pending_repeat(state.pending, event)
-    if repeat is True:
+    if _admit(state, event, config) is None:
         return StepResult(state, None)
-    if repeat is False:
-        raise ConflictingDuplicateError(
-            f"event {event.event_id!r} was applied before with another content "
-            f"(another ts, type or payload); this version is not applied"
-        )
-    if is_too_late(state, event, config):
-        raise TooLateError(f"event {event.event_id!r} is older than the allowed lateness")
     pending = state.pending
     at = bisect.bisect_left(pending, _pending_key(event), key=_pending_key)
     queued = state.with_pending((*pending[:at], event, *pending[at:]))
