@@ -54,17 +54,19 @@ from typing import NamedTuple
 from schemas.events import SCHEMA_VERSION, Tier
 from schemas.outputs import Alert, Driver, Severity, SuccessQuadrant
 from scoring.bounded import short_id
-from scoring.churn import ChurnModel
+from scoring.classes import Classes
 from scoring.classify import ENGAGEMENT
 from scoring.config import ScoringConfig
 from scoring.config_sections import URGENCIES, AlertKind, Urgency
 from scoring.decay import DAY
 from scoring.evaluate import Evaluation, value_at_stake
+from scoring.facts import EVENT_FAMILIES, BillingFacts, Memory
 from scoring.memo import memoized
 from scoring.names import COMPANY_HAPPINESS, CUSTOMER_HAPPINESS, MILESTONE_COMPLETION, SIGNALS
-from scoring.record import Classes, Drivers, change_drivers, churn_drivers, contribution_driver
+from scoring.outputs import change_drivers, churn_drivers, contribution_driver
 from scoring.signals.company import outstanding_ids
-from scoring.state import EVENT_FAMILIES, AccountState, BillingFacts, Memory
+from scoring.state import AccountState
+from scoring.step import Step
 from scoring.trusted import trusted
 
 USAGE_SIGNALS = ("feature_breadth", "feature_depth", "velocity", "adoption")
@@ -313,29 +315,19 @@ def _last_fired(fired: dict[str, float], kind: str) -> float | None:
     return max(times) if times else None
 
 
-def raise_alerts(
-    state: AccountState,
-    held: tuple[str, ...],
-    classes: Classes,
-    ev: Evaluation,
-    when: datetime,
-    event_id: str,
-    config: ScoringConfig,
-    model: ChurnModel,
-    drivers: Drivers,
-) -> AlertStep:
+def raise_alerts(step: Step, held: tuple[str, ...]) -> AlertStep:
     """The alerts of the conditions in `held` that did not hold at the previous event
-    (`state.memory.conditions`, the memory not yet advanced), and the new cool-downs."""
-    previous = state.memory
+    (`step.state.memory.conditions`, the memory not yet advanced), and the new cool-downs."""
+    previous, config = step.state.memory, step.config
     if held == previous.conditions:
         return AlertStep((), previous.fired)
     before = set(previous.conditions)
     rising = [key for key in held if key not in before]
     if not rising:
         return AlertStep((), previous.fired)
-    now = ev.now_ts
+    now = step.ev.now_ts
     fired = dict(previous.fired)
-    tier = classes.tier
+    tier = step.classes.tier
     alerts = []
     for key in rising:
         kind = key.partition(":")[0]
@@ -346,9 +338,7 @@ def raise_alerts(
         if last is not None and now - last < spec.cooldown_days * DAY:
             continue
         fired[key] = now
-        alerts.append(
-            _alert(kind, key, spec, state, classes, ev, when, event_id, config, model, drivers)
-        )
+        alerts.append(_alert(kind, key, spec, step))
     if not alerts:
         return AlertStep((), previous.fired)
     return AlertStep(tuple(alerts), _prune(fired, now, config))
@@ -357,27 +347,25 @@ def raise_alerts(
 # --- building one alert (rare: only on a rising edge) --------------------------------
 
 
-def _signal_drivers(
-    ev: Evaluation, state: AccountState, config: ScoringConfig, signals: tuple[str, ...]
-) -> tuple[Driver, ...]:
+def _signal_drivers(step: Step, signals: tuple[str, ...]) -> tuple[Driver, ...]:
     """The health contributions of `signals` (those known), as drivers."""
-    n_ids = config.limits.driver_event_ids
+    n_ids = step.config.limits.driver_event_ids
     return tuple(
-        contribution_driver(c, state.evidence, n_ids)
-        for c in ev.health.contributions()
+        contribution_driver(c, step.state.evidence, n_ids)
+        for c in step.ev.health.contributions()
         if c.signal in signals
     )
 
 
-def _fit_drivers(ev: Evaluation, state: AccountState, config: ScoringConfig) -> tuple[Driver, ...]:
-    ids = tuple(e for _, e in reversed(state.evidence.get("fits", ())))
-    ids = ids[: config.limits.driver_event_ids]
+def _fit_drivers(step: Step) -> tuple[Driver, ...]:
+    ids = tuple(e for _, e in reversed(step.state.evidence.get("fits", ())))
+    ids = ids[: step.config.limits.driver_event_ids]
     return tuple(
         trusted(
             Driver,
             {"signal": f"fit:{name}", "value": 0.0, "weight": 0.0, "effect": 0.0, "event_ids": ids},
         )
-        for name, holds in ev.fits.items()
+        for name, holds in step.ev.fits.items()
         if holds is False
     )
 
@@ -391,9 +379,8 @@ def _day(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).date().isoformat()
 
 
-def _message(
-    kind: str, episode: str, state: AccountState, ev: Evaluation, cfg: ScoringConfig
-) -> str:
+def _message(kind: str, episode: str, step: Step) -> str:
+    state, ev, cfg = step.state, step.ev, step.config
     a = cfg.alerts
     if kind == "entered_work_to_keep":
         why = "profitable but unhappy" if episode == "flight_risk" else "happy but costing us"
@@ -440,25 +427,24 @@ def _message(
     return "Advocacy opportunity: a promoter with a recent milestone: ask for a referral."
 
 
-def _moved(state: AccountState, ev: Evaluation, config: ScoringConfig) -> str:
+def _moved(step: Step) -> str:
     """The largest drivers of change since the account's previous published score."""
-    change, health_change = change_drivers(ev, state.evidence, state.memory, config)
+    state = step.state
+    change, health_change = change_drivers(step.ev, state.evidence, state.memory, step.config)
     if not change or health_change is None:
         return ""
     moves = ", ".join(f"{d.signal.replace('_', ' ')} {d.effect:+.1f}" for d in change[:3])
     return f" Health {health_change:+.1f} since the last published score: {moves}."
 
 
-PickDrivers = Callable[[Evaluation, AccountState, ScoringConfig, ChurnModel], tuple[Driver, ...]]
+PickDrivers = Callable[[Step], tuple[Driver, ...]]
 _DRIVERS: dict[str, PickDrivers] = {
-    "entered_work_to_keep": lambda ev, s, c, m: _signal_drivers(
-        ev, s, c, (CUSTOMER_HAPPINESS, COMPANY_HAPPINESS)
-    ),
-    "churn_risk_high": lambda ev, s, c, m: churn_drivers(ev, m, c.health.max_drivers),
-    "milestone_overdue": lambda ev, s, c, m: _signal_drivers(ev, s, c, (MILESTONE_COMPLETION,)),
-    "payment_failed": lambda ev, s, c, m: _signal_drivers(ev, s, c, (COMPANY_HAPPINESS,)),
-    "success_potential_lost": lambda ev, s, c, m: _fit_drivers(ev, s, c),
-    "gone_quiet": lambda ev, s, c, m: _signal_drivers(ev, s, c, USAGE_SIGNALS),
+    "entered_work_to_keep": lambda s: _signal_drivers(s, (CUSTOMER_HAPPINESS, COMPANY_HAPPINESS)),
+    "churn_risk_high": lambda s: churn_drivers(s.ev, s.model, s.config.health.max_drivers),
+    "milestone_overdue": lambda s: _signal_drivers(s, (MILESTONE_COMPLETION,)),
+    "payment_failed": lambda s: _signal_drivers(s, (COMPANY_HAPPINESS,)),
+    "success_potential_lost": _fit_drivers,
+    "gone_quiet": lambda s: _signal_drivers(s, USAGE_SIGNALS),
 }
 
 
@@ -473,38 +459,28 @@ def _episode(kind: str, short: str, state: AccountState, ev: Evaluation) -> str:
     return next((c for c in candidates if short_id(c) == short), short)
 
 
-def _alert(
-    kind: str,
-    key: str,
-    spec: AlertKind,
-    state: AccountState,
-    classes: Classes,
-    ev: Evaluation,
-    when: datetime,
-    event_id: str,
-    config: ScoringConfig,
-    model: ChurnModel,
-    health: Drivers,
-) -> Alert:
-    episode = _episode(kind, key.partition(":")[2], state, ev)
+def _alert(kind: str, key: str, spec: AlertKind, step: Step) -> Alert:
+    """The alert of a rising edge of condition `key`."""
+    state, classes, config = step.state, step.classes, step.config
+    episode = _episode(kind, key.partition(":")[2], state, step.ev)
     dedupe_key = f"{state.account_id}:{kind}:{episode}" if episode else f"{state.account_id}:{kind}"
     pick = _DRIVERS.get(kind)
-    drivers = pick(ev, state, config, model) if pick else ()
+    drivers = pick(step) if pick else ()
     if not drivers:
-        drivers = health()
+        drivers = step.drivers()
     return trusted(
         Alert,
         {
-            "alert_id": alert_id(dedupe_key, event_id),
+            "alert_id": alert_id(dedupe_key, step.event_id),
             "account_id": state.account_id,
-            "ts": when,
+            "ts": step.at,
             "kind": kind,
-            "severity": severity(classes.tier, urgency(spec, state, ev, config), config),
+            "severity": severity(classes.tier, urgency(spec, state, step.ev, config), config),
             "dedupe_key": dedupe_key,
-            "message": _message(kind, episode, state, ev, config) + _moved(state, ev, config),
+            "message": _message(kind, episode, step) + _moved(step),
             "tier": classes.tier,
             "engagement": ENGAGEMENT[classes.tier],
-            "event_id": event_id,
+            "event_id": step.event_id,
             "drivers": drivers,
             "config_version": config.version,
             "schema_version": SCHEMA_VERSION,

@@ -22,9 +22,9 @@ from datetime import datetime
 
 import orjson
 
-from scoring.churn_features import FEATURES
 from scoring.config import ScoringConfig
 from scoring.errors import ScoringError
+from scoring.names import CHURN_FEATURES
 from scoring.track import TrackRecordRow, VersionStats, row_of
 
 
@@ -35,7 +35,7 @@ class LabelledExample:
     account_id: str
     snapshot_ts: datetime
     features: tuple[float, ...]
-    """Churn features in `scoring.churn_features.FEATURES` order, unknowns as centres."""
+    """Churn features in `CHURN_FEATURES` order, unknowns as centres."""
     predicted: float
     model_version: str
     """The version that made `predicted`: the track record files the outcome under it."""
@@ -113,12 +113,12 @@ def _logit(p: float) -> float:
 def default_churn_model(config: ScoringConfig) -> ChurnModel:
     """The model before it has learned anything: the config's prior."""
     c = config.churn
-    weights = tuple(c.prior[f].weight if f in c.prior else 0.0 for f in FEATURES)
-    centres = tuple(c.prior[f].typical if f in c.prior else 0.0 for f in FEATURES)
+    weights = tuple(c.prior[f].weight if f in c.prior else 0.0 for f in CHURN_FEATURES)
+    centres = tuple(c.prior[f].typical if f in c.prior else 0.0 for f in CHURN_FEATURES)
     intercept = _logit(c.prior_risk) - sum(map(operator.mul, weights, centres))
     return ChurnModel(
         config_version=config.version,
-        features=FEATURES,
+        features=CHURN_FEATURES,
         intercept=intercept,
         coefficients=weights,
         centres=centres,

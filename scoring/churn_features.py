@@ -13,7 +13,7 @@ no happiness data) is None: the model reads it as its learned centre, so an
 unknown contributes nothing.
 
 The mix vector hashes each feature name into one of `MIX_BUCKETS` decayed
-counters (`scoring.state.CHURN_MIX_SERIES`), so its size is fixed whatever
+counters (`scoring.names.CHURN_MIX_SERIES`), so its size is fixed whatever
 the product's catalogue; the learner finds which buckets matter.
 """
 
@@ -26,29 +26,11 @@ from typing import Any
 
 from scoring.config import ScoringConfig
 from scoring.decay import DAY, LN2, Series
-from scoring.state import CHURN_MIX_SERIES, AccountState
+from scoring.names import CHURN_MIX_SERIES, MIX_BUCKETS
+from scoring.state import AccountState
 
 WINDOW_DAYS = 28.0
 """Decayed rates are read as volumes over this many days."""
-
-BASE_FEATURES = (
-    "term_days_left",
-    "term_length_days",
-    "mrr",
-    "seats",
-    "usage_28d",
-    "usage_per_user",
-    "usage_change",
-    "days_idle",
-    "features_used_28d",
-    "tenure_days",
-    "seat_utilization",
-    "unpaid_failed_invoices",
-    "customer_happiness",
-)
-MIX_BUCKETS = len(CHURN_MIX_SERIES)
-FEATURES: tuple[str, ...] = (*BASE_FEATURES, *(f"usage_mix_{i}" for i in range(MIX_BUCKETS)))
-"""Names of the churn features, in the order of every feature vector."""
 
 
 def mix_series(feature: str) -> str:
@@ -92,7 +74,8 @@ def churn_raw_features(
     customer_happiness: float | None,
     config: ScoringConfig,
 ) -> tuple[float | None, ...]:
-    """The churn features of a state at its watermark, in `FEATURES` order (None: unknown)."""
+    """The churn features of a state at its watermark, in `CHURN_FEATURES` order (None:
+    unknown)."""
     u, b = state.usage, state.billing
     terms = b.terms
     if terms is not None and terms.term_end is not None:

@@ -1,4 +1,5 @@
-"""Compact orjson encoding of AccountState.
+"""Compact orjson encoding of AccountState (`scoring.state`): `encode_state` reads a state,
+`decode_state` gives the fields to build one.
 
 Short keys, empty parts left out; the exactly-once records (ts second u32 +
 48-bit id key + 16-bit content fingerprint per event) and the active-user sketch
@@ -19,7 +20,7 @@ from __future__ import annotations
 import base64
 import struct
 from collections.abc import Callable, Mapping
-from typing import Any, cast
+from typing import Any, Protocol, TypedDict, cast
 
 import orjson
 
@@ -27,11 +28,10 @@ from schemas.events import MODEL_BY_TYPE, Event
 from scoring.bounded import ID_RECORD, UNKNOWN_CONTENT
 from scoring.decay import Series, day_of
 from scoring.errors import ScoringError
-from scoring.memo import memoized
-from scoring.state import (
-    AccountState,
+from scoring.facts import (
     BillingFacts,
     Clock,
+    Evidence,
     Memory,
     Money,
     Planned,
@@ -44,11 +44,52 @@ from scoring.state import (
     Ticket,
     UsageFacts,
 )
+from scoring.memo import memoized
 
 FORMAT = 2
 _FORMATS = (1, 2)
 _V1_ID_RECORD = 10  # ts u32, id key u48: no fingerprint
 _REGISTER = struct.Struct(">HH")  # register, days before the watermark's day
+
+
+class EncodedState(Protocol):
+    """What `encode_state` reads of an AccountState."""
+
+    @property
+    def account_id(self) -> str: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def usage(self) -> UsageFacts: ...
+    @property
+    def support(self) -> SupportFacts: ...
+    @property
+    def billing(self) -> BillingFacts: ...
+    @property
+    def success(self) -> SuccessFacts: ...
+    @property
+    def evidence(self) -> Evidence: ...
+    @property
+    def memory(self) -> Memory: ...
+    @property
+    def pending(self) -> tuple[Event, ...]: ...
+    @property
+    def pending_ticks(self) -> tuple[float, ...]: ...
+
+
+class StateFields(TypedDict):
+    """The fields of an AccountState, as `decode_state` gives them."""
+
+    account_id: str
+    clock: Clock
+    usage: UsageFacts
+    support: SupportFacts
+    billing: BillingFacts
+    success: SuccessFacts
+    evidence: Evidence
+    memory: Memory
+    pending: tuple[Event, ...]
+    pending_ticks: tuple[float, ...]
 
 
 def _pack_ids(ids: bytes) -> str:
@@ -167,7 +208,7 @@ def _fragment_of(build: Callable[..., dict[str, Any]], *args: Any) -> orjson.Fra
     return orjson.Fragment(orjson.dumps(build(*args), option=orjson.OPT_SORT_KEYS))
 
 
-def encode_state(state: AccountState, with_memory: bool = True) -> bytes:
+def encode_state(state: EncodedState, with_memory: bool = True) -> bytes:
     """The state as sorted-key JSON. A facts family that did not change since the last
     encode (most events touch one family) is not encoded again: its JSON is kept on the
     facts object's memo (the usage part with the watermark's day, which its sketch
@@ -242,7 +283,7 @@ def _money(d: Mapping[str, list[Any]]) -> dict[str, Money]:
     return {k: Money(v[0], v[1], v[2], v[3]) for k, v in d.items()}
 
 
-def decode_state(data: bytes) -> AccountState:
+def decode_state(data: bytes) -> StateFields:
     try:
         doc = orjson.loads(data)
         if doc.get("f") not in _FORMATS:
@@ -265,11 +306,11 @@ def _invoices(
     return failed, paid
 
 
-def _decode(doc: dict[str, Any]) -> AccountState:
+def _decode(doc: dict[str, Any]) -> StateFields:
     c, u, s, b, w, m = (doc.get(k, {}) for k in ("c", "u", "s", "b", "w", "m"))
     status = b.get("st")
     failed, paid = _invoices(_money(b.get("fi", {})), dict(b.get("pi", {})))
-    return AccountState(
+    return StateFields(
         account_id=doc["a"],
         clock=Clock(
             c.get("t"),

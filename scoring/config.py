@@ -35,7 +35,7 @@ from scoring.config_sections import (
     Usage,
     Windows,
 )
-from scoring.state import CHURN_MIX_SERIES
+from scoring.names import CHURN_MIX_SERIES
 
 SERIES_HALF_LIVES: dict[str, tuple[str, ...]] = {
     "usage": ("usage_short", "usage_long"),

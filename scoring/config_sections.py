@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.events import Tier
 from schemas.outputs import Severity
-from scoring.names import SIGNALS
+from scoring.names import CHURN_FEATURES, SIGNALS
 
 MAX_DAYS = 3660.0
 """Ten years: the longest window, half-life, horizon or cool-down accepted."""
@@ -273,7 +273,7 @@ class Churn(Section):
     track_record_bins: Annotated[int, Field(ge=2, le=100)]
     track_record_versions: Annotated[int, Field(ge=1, le=1000)]
     prior: dict[str, PriorFeature]
-    """Per churn feature (`scoring.churn_features.FEATURES`); a feature not named has
+    """Per churn feature (`scoring.names.CHURN_FEATURES`); a feature not named has
     weight 0 and typical 0 (the data decide)."""
 
     @model_validator(mode="after")
@@ -285,10 +285,7 @@ class Churn(Section):
                 f"horizon_days / snapshot_interval_days must be at most {MAX_WAITING_SNAPSHOTS} "
                 f"(the snapshots of an account waiting for their outcome)"
             )
-
-        from scoring.churn_features import FEATURES
-
-        unknown = sorted(set(self.prior) - set(FEATURES))
+        unknown = sorted(set(self.prior) - set(CHURN_FEATURES))
         if unknown:
             raise ValueError(f"churn.prior names unknown features: {unknown}")
         return self

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from scoring.config import ScoringConfig
 from scoring.evaluate import Evaluation
-from scoring.state import Memory
+from scoring.facts import Memory
 
 Emitted = tuple[float, float, float]
 """(event time, health, churn risk) of the last emitted score."""

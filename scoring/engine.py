@@ -30,13 +30,14 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 
 import orjson
 
 from schemas.events import FAMILY_BY_TYPE, Event, Family
 from schemas.outputs import Alert, ScoreRecord, Transition
 from scoring import alerts as alerting
-from scoring import emission
+from scoring import emission, outputs
 from scoring.bounded import (
     UNKNOWN_CONTENT,
     content_fingerprint,
@@ -50,11 +51,13 @@ from scoring.config import ScoringConfig
 from scoring.decay import DAY, day_of
 from scoring.errors import ConflictingDuplicateError, ScoringError, TooLateError
 from scoring.evaluate import evaluate
+from scoring.facts import EVENT_FAMILIES, Clock
 from scoring.memory import advance_memory
-from scoring.record import as_datetime, drivers_once, score_record, signal_effects
+from scoring.outputs import as_datetime, drivers_once, score_record, signal_effects
 from scoring.reducers import REDUCERS
 from scoring.scratch import Scratch
-from scoring.state import EVENT_FAMILIES, AccountState, Clock, new_state
+from scoring.state import AccountState, new_state
+from scoring.step import Step
 
 _FAMILY_INDEX: dict[Family, int] = {Family(name): i for i, name in enumerate(EVENT_FAMILIES)}
 
@@ -178,6 +181,14 @@ def _repeat(ids: bytes, key: tuple[int, int], event: Event) -> bool | None:
     return ts == key[0] and remembered in (UNKNOWN_CONTENT, fingerprint(event))
 
 
+def _pending_repeat(pending: tuple[Event, ...], event: Event) -> bool | None:
+    """As `_repeat`, against the events waiting to settle."""
+    for waiting in pending:
+        if waiting.event_id == event.event_id:
+            return fingerprint(waiting) == fingerprint(event)
+    return None
+
+
 def is_duplicate(state: AccountState, event: Event) -> bool:
     """The event's id is among the account's recent events, with the same content."""
     key = _id_key(event.ts.timestamp(), event.event_id, _family_index(event))
@@ -188,6 +199,28 @@ def is_conflicting_duplicate(state: AccountState, event: Event) -> bool:
     """The event's id is among the account's recent events, with another content."""
     key = _id_key(event.ts.timestamp(), event.event_id, _family_index(event))
     return _repeat(state.clock.recent_ids, key, event) is False
+
+
+def _admit(state: AccountState, event: Event, config: ScoringConfig) -> tuple[int, int] | None:
+    """The event's exactly-once key if it is to be applied (or queued); None when it is a
+    duplicate of an applied or a queued event (same id, same content). Raises
+    ConflictingDuplicateError for the same id with another content, and TooLateError for
+    an event older than its family's newest minus `allowed_lateness`. Both the arrival
+    path and the settling path admit an event here."""
+    key = _id_key(event.ts.timestamp(), event.event_id, _family_index(event))
+    repeat = _repeat(state.clock.recent_ids, key, event)
+    if repeat is None:
+        repeat = _pending_repeat(state.pending, event)
+    if repeat is True:
+        return None
+    if repeat is False:
+        raise ConflictingDuplicateError(
+            f"event {event.event_id!r} was applied before with another content "
+            f"(another ts, type or payload); this version is not applied"
+        )
+    if is_too_late(state, event, config):
+        raise TooLateError(f"event {event.event_id!r} is older than the allowed lateness")
+    return key
 
 
 def _push_evidence(
@@ -279,19 +312,10 @@ def _process_now(
     state: AccountState, event: Event, config: ScoringConfig, model: ChurnModel
 ) -> StepResult:
     """Apply the event to the facts and advance the memory at once (the arrival order)."""
-    ts = event.ts.timestamp()
-    key = _id_key(ts, event.event_id, _family_index(event))
-    repeat = _repeat(state.clock.recent_ids, key, event)
-    if repeat is True:
+    key = _admit(state, event, config)
+    if key is None:
         return StepResult(state, None)
-    if repeat is False:
-        raise ConflictingDuplicateError(
-            f"event {event.event_id!r} was applied before with another content "
-            f"(another ts, type or payload); this version is not applied"
-        )
-    if is_too_late(state, event, config):
-        raise TooLateError(f"event {event.event_id!r} is older than the allowed lateness")
-
+    ts = event.ts.timestamp()
     applied = apply_event(state, event, ts, key, config)
     cancel_ts = ts if event.type == "subscription_cancelled" else None
     return _step(state, applied, event.ts, event.event_id, cancel_ts, config, model)
@@ -311,17 +335,26 @@ def _step(
     watermark and advance the memory: the path an event and a tick share."""
     ev = evaluate(applied, config, model)
     when = at if at.timestamp() == ev.now_ts else as_datetime(ev.now_ts)
-    step = advance_memory(applied, ev, cancel_ts, config, model)
-    drivers = drivers_once(ev, applied.evidence, config)
-    transitions = step.transitions(applied.account_id, when, event_id, drivers, config)
+    advanced = advance_memory(applied, ev, cancel_ts, config, model)
+    step = Step(
+        state=applied,
+        ev=ev,
+        classes=advanced.classes,
+        trends=advanced.trends,
+        at=when,
+        event_id=event_id,
+        config=config,
+        model=model,
+        drivers=drivers_once(ev, applied.evidence, config),
+        ticking=ticking,
+    )
+    transitions = outputs.transitions(step)
     previous = applied.memory
     held = alerting.conditions(applied, step.classes, ev, config, ticking)
     alerts: tuple[Alert, ...] = ()
     fired = previous.fired
     if held != previous.conditions:  # a rising edge is possible
-        alerts, fired = alerting.raise_alerts(
-            applied, held, step.classes, ev, when, event_id, config, model, drivers
-        )
+        alerts, fired = alerting.raise_alerts(step, held)
         changed = True
     else:
         changed = bool(
@@ -337,23 +370,10 @@ def _step(
     if covered is None and ev.health.coverage >= config.alerts.health_drop_min_coverage:
         covered = ev.now_day
     effects = signal_effects(ev) if emit else previous.emitted_effects
-    new = applied.with_memory(step.memory(held, fired, emitted, covered, effects))
-
-    def build() -> ScoreRecord:
-        return score_record(
-            new,
-            event_id,
-            when,
-            ev,
-            step.classes,
-            step.trends,
-            config,
-            model,
-            drivers,
-            previous,
-        )
-
-    return StepResult(new, build, transitions, step.examples, alerts, emit)
+    new = applied.with_memory(advanced.memory(held, fired, emitted, covered, effects))
+    return StepResult(
+        new, partial(score_record, step), transitions, advanced.examples, alerts, emit
+    )
 
 
 def tick_id(ts: float) -> str:
@@ -414,14 +434,6 @@ def _pending_key(event: Event) -> tuple[float, int, str]:
     return event.ts.timestamp(), id_hash(event.event_id), event.event_id
 
 
-def _pending_repeat(pending: tuple[Event, ...], event: Event) -> bool | None:
-    """As `_repeat`, against the events waiting to settle."""
-    for waiting in pending:
-        if waiting.event_id == event.event_id:
-            return fingerprint(waiting) == fingerprint(event)
-    return None
-
-
 def _newest(state: AccountState) -> float:
     """The newest event or tick time the account has seen, settled or not."""
     times = [t for t in state.clock.family_max if t is not None]
@@ -447,19 +459,8 @@ def _process_settling(
 ) -> StepResult:
     """Queue the event, then settle every queued event older than the newest event time
     seen minus `settle_hours`, in event-time order (`_release`)."""
-    key = _id_key(event.ts.timestamp(), event.event_id, _family_index(event))
-    repeat = _repeat(state.clock.recent_ids, key, event)
-    if repeat is None:
-        repeat = _pending_repeat(state.pending, event)
-    if repeat is True:
+    if _admit(state, event, config) is None:
         return StepResult(state, None)
-    if repeat is False:
-        raise ConflictingDuplicateError(
-            f"event {event.event_id!r} was applied before with another content "
-            f"(another ts, type or payload); this version is not applied"
-        )
-    if is_too_late(state, event, config):
-        raise TooLateError(f"event {event.event_id!r} is older than the allowed lateness")
     pending = state.pending
     at = bisect.bisect_left(pending, _pending_key(event), key=_pending_key)
     queued = state.with_pending((*pending[:at], event, *pending[at:]))
@@ -606,19 +607,19 @@ def score_state(
         raise ScoringError(f"no scorecard {scorecard!r} in config {config.version}")
     card = None if scorecard is None else config.scorecards[scorecard]
     ev = evaluate(state, config, model, card)
-    step = advance_memory(state, ev, None, config, model)
-    record = score_record(
-        state,
-        _latest_event_id(state),
-        as_datetime(ev.now_ts),
-        ev,
-        step.classes,
-        step.trends,
-        config,
-        model,
-        drivers_once(ev, state.evidence, config),
-        state.memory,
+    advanced = advance_memory(state, ev, None, config, model)
+    step = Step(
+        state=state,
+        ev=ev,
+        classes=advanced.classes,
+        trends=advanced.trends,
+        at=as_datetime(ev.now_ts),
+        event_id=_latest_event_id(state),
+        config=config,
+        model=model,
+        drivers=drivers_once(ev, state.evidence, config),
     )
+    record = score_record(step)
     if scorecard is None:
         return record
     return record.model_copy(update={"config_version": f"{config.version}:shadow:{scorecard}"})

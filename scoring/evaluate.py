@@ -16,10 +16,11 @@ from scoring.churn_features import churn_raw_features
 from scoring.config import ScoringConfig
 from scoring.config_sections import Scorecard
 from scoring.decay import day_of
+from scoring.facts import BillingFacts, SuccessFacts, SupportFacts, UsageFacts
 from scoring.health import HealthResult, health_score
 from scoring.memo import memoized
 from scoring.signals import company, happiness, success, usage
-from scoring.state import AccountState, BillingFacts, SuccessFacts, SupportFacts, UsageFacts
+from scoring.state import AccountState
 
 
 class UsageView(NamedTuple):

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from scoring.churn import LabelledExample
 from scoring.config import ScoringConfig
 from scoring.decay import DAY
-from scoring.state import Snapshot
+from scoring.facts import Snapshot
 
 
 def max_snapshots(config: ScoringConfig) -> int:

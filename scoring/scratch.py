@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from scoring.config import ScoringConfig
 from scoring.decay import EMPTY, Series
-from scoring.state import (
+from scoring.facts import (
     SERIES_FAMILY,
     SERIES_SOURCE,
     BillingFacts,

@@ -22,10 +22,10 @@ from datetime import datetime
 from schemas.events import Tier
 from schemas.outputs import Band, ReadinessQuadrant, ScoreRecord, SuccessQuadrant
 from scoring.churn import ChurnModel
+from scoring.classes import classify_all
 from scoring.config import ScoringConfig
 from scoring.errors import ScoringError
 from scoring.evaluate import evaluate
-from scoring.memory import classify_all
 from scoring.state import AccountState
 
 

@@ -2,7 +2,7 @@
 
 Every reducer uses an order-independent operation only (see
 `scoring.bounded` and `scoring.decay`), and returns the evidence source
-the event feeds (`scoring.record.SIGNAL_SOURCES`).
+the event feeds (`scoring.outputs.SIGNAL_SOURCES`).
 """
 
 from __future__ import annotations

@@ -18,8 +18,8 @@ from typing import Any
 
 from schemas import events as ev
 from scoring.bounded import put_max, put_stamped
+from scoring.facts import Money, Stamped, Status, Terms
 from scoring.scratch import Reducer, Scratch, newer, rebuild
-from scoring.state import Money, Stamped, Status, Terms
 
 
 def _billing(s: Scratch, **changes: Any) -> None:

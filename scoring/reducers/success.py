@@ -14,8 +14,8 @@ from typing import Any
 
 from schemas import events as ev
 from scoring.bounded import put_max
+from scoring.facts import Planned, Stamped
 from scoring.scratch import Reducer, Scratch, newer, rebuild
-from scoring.state import Planned, Stamped
 
 
 def _success(s: Scratch, **changes: Any) -> None:

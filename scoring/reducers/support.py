@@ -17,8 +17,8 @@ from collections.abc import Mapping
 
 from schemas import events as ev
 from scoring.bounded import id_hash
+from scoring.facts import Stamped, Ticket
 from scoring.scratch import Reducer, Scratch, newer, rebuild
-from scoring.state import Stamped, Ticket
 
 MAX_OPEN_TICKETS = 16
 """Open tickets remembered per account (above `happiness.open_ticket_cap`, the most the

@@ -6,8 +6,8 @@ from schemas import events as ev
 from scoring.bounded import feature_key, put_max, small_hash
 from scoring.churn_features import mix_series
 from scoring.decay import EMPTY
+from scoring.facts import UsageFacts
 from scoring.scratch import Reducer, Scratch
-from scoring.state import UsageFacts
 
 
 def _feature_used(s: Scratch, e: ev.FeatureUsed, ts: float, day: int, h: int) -> str:

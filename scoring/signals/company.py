@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 from scoring.config import ScoringConfig
 from scoring.decay import DAYS_PER_MONTH, EMPTY, Series, day_of
-from scoring.state import BillingFacts
+from scoring.facts import BillingFacts
 
 
 class CompanyParts(NamedTuple):

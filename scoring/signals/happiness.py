@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 from scoring.config import ScoringConfig
 from scoring.decay import DAYS_PER_MONTH, EMPTY, Series
-from scoring.state import SupportFacts
+from scoring.facts import SupportFacts
 
 
 class HappinessParts(NamedTuple):

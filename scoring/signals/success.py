@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from schemas.events import Fit
 from scoring.config import ScoringConfig
 from scoring.decay import DAY, DAYS_PER_MONTH, EMPTY, Series, day_of
-from scoring.state import SuccessFacts
+from scoring.facts import SuccessFacts
 
 
 def goal_clarity(success: SuccessFacts, config: ScoringConfig) -> float | None:

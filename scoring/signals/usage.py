@@ -5,7 +5,7 @@ from __future__ import annotations
 from scoring.bounded import estimate_distinct
 from scoring.config import ScoringConfig
 from scoring.decay import SCALE, Series
-from scoring.state import UsageFacts
+from scoring.facts import UsageFacts
 
 
 def active_users(usage: UsageFacts, now_day: int, config: ScoringConfig) -> float:

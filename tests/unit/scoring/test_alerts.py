@@ -11,11 +11,11 @@ from schemas.events import Tier
 from schemas.outputs import Alert, Engagement, Severity
 from scoring import ChurnModel, ConfigError, ScoringConfig, process
 from scoring.alerts import KINDS, alert_id, conditions, health_drop, severity
+from scoring.classes import classify_all
 from scoring.config_load import config_from_mapping, packaged_defaults
 from scoring.config_sections import URGENCIES, AlertKinds
 from scoring.evaluate import evaluate
-from scoring.memory import classify_all
-from scoring.state import Memory
+from scoring.facts import Memory
 from tests.unit.scoring.factory import Events, at, run
 from tests.unit.scoring.scripts import healthy
 

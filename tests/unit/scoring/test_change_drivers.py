@@ -7,7 +7,7 @@ from itertools import pairwise
 from schemas.outputs import ScoreRecord
 from scoring import ChurnModel, ScoringConfig
 from scoring.names import SIGNALS
-from scoring.record import SIGNAL_SOURCES
+from scoring.outputs import SIGNAL_SOURCES
 from tests.unit.scoring.factory import Events, run
 from tests.unit.scoring.scripts import healthy
 
@@ -52,7 +52,7 @@ def test_each_driver_of_change_names_events_of_its_own_signal_since_the_previous
 ) -> None:
     ev = _turning_sour()
     by_id = {e.event_id: e for e in ev}
-    family_of_source = {
+    types_of_source = {  # the event types each evidence source holds (`scoring.reducers`)
         "usage": {"feature_used"},
         "support": {
             "ticket_opened",
@@ -63,6 +63,18 @@ def test_each_driver_of_change_names_events_of_its_own_signal_since_the_previous
             "csat_response",
             "feedback_submitted",
         },
+        "billing": {
+            "subscription_started",
+            "subscription_changed",
+            "subscription_cancelled",
+            "invoice_paid",
+            "invoice_failed",
+            "credit_issued",
+            "discount_applied",
+        },
+        "goals": {"goal_defined"},
+        "milestones": {"milestone_planned", "milestone_completed"},
+        "engagement": {"sponsor_engaged", "meeting_held"},
     }
     published = _published(ev, config, model)
     named = 0
@@ -71,9 +83,7 @@ def test_each_driver_of_change_names_events_of_its_own_signal_since_the_previous
             for event_id in d.event_ids:
                 event = by_id[event_id]
                 assert event.ts > before.ts  # caused the move: newer than the previous score
-                allowed = set().union(
-                    *(family_of_source.get(s, {event.type}) for s in SIGNAL_SOURCES[d.signal])
-                )
+                allowed = set().union(*(types_of_source[s] for s in SIGNAL_SOURCES[d.signal]))
                 assert event.type in allowed, (d.signal, event.type)
                 named += 1
     unhappier = [

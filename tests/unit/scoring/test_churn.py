@@ -16,25 +16,25 @@ from scoring import (
     track_record,
 )
 from scoring.churn import churn_features, contributions, predict
-from scoring.churn_features import FEATURES, MIX_BUCKETS, mix_series
+from scoring.churn_features import mix_series
 from scoring.evaluate import evaluate
-from scoring.state import CHURN_MIX_SERIES
+from scoring.names import CHURN_FEATURES, CHURN_MIX_SERIES, MIX_BUCKETS
 from tests.unit.scoring.factory import Events, run
 
-INDEX = {name: i for i, name in enumerate(FEATURES)}
+INDEX = {name: i for i, name in enumerate(CHURN_FEATURES)}
 
 
 def test_the_prior_predicts_the_prior_risk_for_a_typical_account(
     config: ScoringConfig, model: ChurnModel
 ) -> None:
-    typical = churn_features(model, (None,) * len(FEATURES))
+    typical = churn_features(model, (None,) * len(CHURN_FEATURES))
     assert typical == model.centres
     assert predict(model, typical) == pytest.approx(config.churn.prior_risk, rel=1e-9)
     assert not any(contributions(model, typical))
 
 
 def _with(model: ChurnModel, **values: float) -> tuple[float, ...]:
-    raw: list[float | None] = [None] * len(FEATURES)
+    raw: list[float | None] = [None] * len(CHURN_FEATURES)
     for name, v in values.items():
         raw[INDEX[name]] = v
     return churn_features(model, raw)
@@ -69,7 +69,7 @@ def test_features_are_read_from_the_facts(config: ScoringConfig, model: ChurnMod
     )
     _, steps = run(events, config, model)
     ev = evaluate(steps[-1].state, config, model)
-    f = dict(zip(FEATURES, ev.features, strict=True))
+    f = dict(zip(CHURN_FEATURES, ev.features, strict=True))
     assert f["term_days_left"] == pytest.approx(math.log1p(20.0))
     assert f["term_length_days"] == pytest.approx(math.log1p(30.0))
     assert f["mrr"] == pytest.approx(math.log1p(999.0))
@@ -95,7 +95,7 @@ def test_each_score_names_the_model_version_and_churn_drivers_name_features(
     step = process(None, next(iter(events)), config, model)
     assert step.score is not None
     assert step.score.model_version == model.version
-    assert step.score.churn_drivers[0].signal in FEATURES
+    assert step.score.churn_drivers[0].signal in CHURN_FEATURES
 
 
 def _example(features: tuple[float, ...], churned: bool, version: str = "v+m0") -> LabelledExample:

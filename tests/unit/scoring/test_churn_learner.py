@@ -19,11 +19,11 @@ from scoring import (
     track_record,
 )
 from scoring.churn import predict
-from scoring.churn_features import FEATURES
+from scoring.names import CHURN_FEATURES
 from scoring.track import TrackRecordRow
 
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
-USAGE = FEATURES.index("usage_28d")
+USAGE = CHURN_FEATURES.index("usage_28d")
 
 
 def small(config: ScoringConfig, **changes: Any) -> ScoringConfig:

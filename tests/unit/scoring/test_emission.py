@@ -7,7 +7,7 @@ import pytest
 from scoring import ChurnModel, ScoringConfig, process
 from scoring.emission import decide
 from scoring.evaluate import evaluate
-from scoring.state import Memory
+from scoring.facts import Memory
 from tests.unit.scoring.factory import Events, make, run
 from tests.unit.scoring.scripts import healthy
 

@@ -7,8 +7,8 @@ import pytest
 from scoring import ScoringConfig
 from scoring.decay import DAY as SECONDS
 from scoring.decay import EMPTY, Series
+from scoring.facts import BillingFacts, Money, Terms
 from scoring.signals import company
-from scoring.state import BillingFacts, Money, Terms
 
 DAY = 1000
 NOW = DAY * SECONDS

@@ -6,8 +6,8 @@ import pytest
 
 from scoring import ScoringConfig
 from scoring.decay import EMPTY, Series
+from scoring.facts import SupportFacts, Ticket
 from scoring.signals import happiness
-from scoring.state import SupportFacts, Ticket
 
 DAY = 1000
 

@@ -7,8 +7,8 @@ import pytest
 from scoring import ScoringConfig
 from scoring.decay import DAY as SECONDS
 from scoring.decay import EMPTY
+from scoring.facts import Planned, Stamped, SuccessFacts
 from scoring.signals import success
-from scoring.state import Planned, Stamped, SuccessFacts
 
 DAY = 1000
 

@@ -6,8 +6,8 @@ import pytest
 
 from scoring import ChurnModel, ScoringConfig
 from scoring.decay import EMPTY, Series
+from scoring.facts import UsageFacts
 from scoring.signals import usage
-from scoring.state import UsageFacts
 from tests.unit.scoring.factory import Events, at, run
 
 DAY = 1000

@@ -1,6 +1,6 @@
 """The score's event ids and churn drivers against their plain definitions.
 
-`scoring.record` builds them for every published score without the plain
+`scoring.outputs` builds them for every published score without the plain
 version's intermediate lists and key functions; these references are the
 definitions they must match, on random histories, at every step.
 """
@@ -14,12 +14,12 @@ from schemas.outputs import Driver
 from scoring import default_churn_model, load_config
 from scoring.churn import contributions
 from scoring.evaluate import evaluate
-from scoring.record import (
+from scoring.facts import Evidence
+from scoring.outputs import (
     SIGNAL_SOURCES,
     churn_drivers,
     event_ids,
 )
-from scoring.state import Evidence
 from tests.unit.scoring.factory import run
 from tests.unit.scoring.strategies import histories
 

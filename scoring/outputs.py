@@ -7,18 +7,13 @@ the whole scoring step.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import NamedTuple
 
-from schemas.events import SCHEMA_VERSION, Tier
+from schemas.events import SCHEMA_VERSION
 from schemas.outputs import (
-    Band,
     Driver,
-    HappinessBand,
-    ReadinessQuadrant,
     ScoreRecord,
-    SuccessQuadrant,
     Transition,
     TransitionKind,
 )
@@ -27,9 +22,10 @@ from scoring.classify import ENGAGEMENT
 from scoring.config import ScoringConfig
 from scoring.decay import DAY
 from scoring.evaluate import Evaluation
+from scoring.facts import Evidence, Memory
 from scoring.health import Contribution, top_by_effect
 from scoring.names import SIGNALS
-from scoring.state import AccountState, Evidence, Memory
+from scoring.step import Drivers, Step
 from scoring.trusted import trusted
 
 SIGNAL_SOURCES: dict[str, tuple[str, ...]] = {
@@ -100,11 +96,6 @@ def health_drivers(ev: Evaluation, evidence: Evidence, config: ScoringConfig) ->
         contribution_driver(c, evidence, n_ids)
         for c in top_by_effect(ev.health.contributions(), config.health.max_drivers)
     )
-
-
-Drivers = Callable[[], tuple[Driver, ...]]
-"""An evaluation's health drivers, built on the first call: one event's transitions,
-alerts and score share them, and most events need none."""
 
 
 def drivers_once(ev: Evaluation, evidence: Evidence, config: ScoringConfig) -> Drivers:
@@ -206,46 +197,23 @@ def as_datetime(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
-class Classes(NamedTuple):
-    """The classifications after one event (hysteresis already applied)."""
-
-    readiness: ReadinessQuadrant | None
-    success: SuccessQuadrant | None
-    happiness: HappinessBand | None
-    band: Band
-    tier: Tier
-    potential: bool | None
-    opportunities: tuple[str, ...]
-
-
-def score_record(
-    state: AccountState,
-    event_id: str,
-    ts: datetime,
-    ev: Evaluation,
-    classes: Classes,
-    trends: tuple[float | None, float | None],
-    config: ScoringConfig,
-    model: ChurnModel,
-    drivers: Drivers,
-    previous: Memory | None = None,
-) -> ScoreRecord:
-    """The score; with `previous` (the memory before this step), its drivers of change."""
+def score_record(step: Step) -> ScoreRecord:
+    """The score of a step, with its drivers of change since the previous published score
+    (`state.memory.emitted`)."""
+    state, ev, classes, config, model = step.state, step.ev, step.classes, step.config, step.model
     evidence = state.evidence
-    change, health_change = (
-        ((), None) if previous is None else change_drivers(ev, evidence, previous, config)
-    )
+    change, health_change = change_drivers(ev, evidence, state.memory, config)
     cancelled = state.billing.cancelled
     return trusted(
         ScoreRecord,
         {
             "account_id": state.account_id,
-            "ts": ts,
-            "event_id": event_id,
+            "ts": step.at,
+            "event_id": step.event_id,
             "health": round(ev.health.health, 2),
             "band": classes.band,
-            "trend_7d": trends[0],
-            "trend_30d": trends[1],
+            "trend_7d": step.trends[0],
+            "trend_30d": step.trends[1],
             "coverage": round(ev.health.coverage, 4),
             "freshness_days": freshness_days(ev, evidence),
             "signals": dict(zip(SIGNALS, map(_round4, ev.values), strict=True)),
@@ -262,7 +230,7 @@ def score_record(
             "success_potential": classes.potential,
             "fits": dict(ev.fits),
             "opportunities": classes.opportunities,
-            "drivers": drivers(),
+            "drivers": step.drivers(),
             "change_drivers": change,
             "health_change": health_change,
             "segment": ev.segment,
@@ -276,15 +244,30 @@ def score_record(
     )
 
 
+def transitions(step: Step) -> tuple[Transition, ...]:
+    """One Transition per classification whose value changed since the previous step (the
+    state's memory), with the health drivers."""
+    old, new = step.state.memory, step.classes
+    if (old.readiness, old.success, old.band, old.tier, old.potential) == (
+        new.readiness,
+        new.success,
+        new.band,
+        new.tier,
+        new.potential,
+    ):
+        return ()
+    pairs: tuple[tuple[TransitionKind, str | bool | None, str | bool | None], ...] = (
+        ("readiness_quadrant", old.readiness, new.readiness),
+        ("success_quadrant", old.success, new.success),
+        ("health_band", old.band, new.band),
+        ("tier", old.tier, new.tier),
+        ("success_potential", old.potential, new.potential),
+    )
+    return tuple(transition(step, kind, a, b) for kind, a, b in pairs if a != b)
+
+
 def transition(
-    account_id: str,
-    ts: datetime,
-    kind: TransitionKind,
-    old: str | bool | None,
-    new: str | bool | None,
-    event_id: str,
-    drivers: tuple[Driver, ...],
-    config: ScoringConfig,
+    step: Step, kind: TransitionKind, old: str | bool | None, new: str | bool | None
 ) -> Transition:
     def text(v: str | bool | None) -> str | None:
         return None if v is None else str(v).lower() if isinstance(v, bool) else str(v)
@@ -292,14 +275,14 @@ def transition(
     return trusted(
         Transition,
         {
-            "account_id": account_id,
-            "ts": ts,
+            "account_id": step.state.account_id,
+            "ts": step.at,
             "kind": kind,
             "from_value": text(old),
             "to_value": text(new),
-            "event_id": event_id,
-            "drivers": drivers,
-            "config_version": config.version,
+            "event_id": step.event_id,
+            "drivers": step.drivers(),
+            "config_version": step.config.version,
             "schema_version": SCHEMA_VERSION,
         },
     )
