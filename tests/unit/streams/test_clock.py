@@ -3,6 +3,7 @@ written per input partition, and the processor applying them."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Iterable
 
@@ -147,6 +148,33 @@ def test_recovery_takes_the_newest_accepted_event_and_the_last_tick() -> None:
     }
     found = recovery._recovered({0, 1, 2}, records)
     assert found == {0: Recovered(T0 + 50, T0 + 60, T0, {"t.usage": T0 + 50, "t.billing": T0 + 20})}
+
+
+def test_a_recovery_resumes_the_clock_unless_partitions_were_revoked_meanwhile() -> None:
+    found = {0: Recovered(T0 + 50, T0 + 60, T0, {"t.usage": T0 + 50})}
+    resumed: list[int] = []
+
+    def recovery(revoke: bool, fail: bool = False) -> ClockRecovery:
+        r = ClockRecovery(clock, {}, "g", ["t.usage"], "t.clock", float,
+                          lambda p, _: resumed.append(p))  # fmt: skip
+
+        async def read(partitions: set[int]) -> dict[int, Recovered]:
+            if revoke:
+                clock.forget({1})
+            if fail:
+                raise OSError("no broker")
+            return found
+
+        r.read = read  # type: ignore[method-assign]
+        return r
+
+    clock = PartitionClock()
+    assert asyncio.run(recovery(revoke=True)({0})) == {}
+    assert clock.partitions == {} and resumed == []
+    assert asyncio.run(recovery(revoke=False, fail=True)({0})) == {}
+    assert clock.partitions == {}
+    assert asyncio.run(recovery(revoke=False)({0})) == found
+    assert clock.partitions[0].event_time == T0 + 50 and resumed == [0]
 
 
 def test_tick_records_round_trip_and_refuse_nonsense() -> None:
