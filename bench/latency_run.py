@@ -72,14 +72,32 @@ def _pace(
     rate: float,
     fraction: float | None = None,
 ) -> dict[str, Any]:
+    """`pace`, with the alerts read too; summarised."""
+    log, sent, last = pace(ctx, run, stream, topics, prefix, applied, received, rate)
+    return _summary(ctx, fraction, rate, log, sent, last)
+
+
+def pace(
+    ctx: Context,
+    run: WorkerRun,
+    stream: EventStream,
+    topics: dict[Family, str],
+    prefix: str,
+    applied: Counter[bytes],
+    received: int,
+    rate: float,
+    alerts: bool = True,
+    label: str = "latency",
+) -> tuple[latency.LatencyLog, dict[str, Any], Progress]:
     """Send the stream's next `rate` x `latency_seconds` events to `topics` at `rate`, with
-    the scores and alerts of `prefix` read meanwhile; wait until `run` has received them
-    (`received` before); summarise. `applied` (events per account) is brought up to date."""
+    the scores (and with `alerts`, the alerts) of `prefix` read meanwhile; wait until `run`
+    has received them (`received` before). `applied` (events per account) is brought up
+    to date. Returns the latency log, the send summary and the worker's last progress."""
     a = ctx.args
     seq0 = stream.seq
     events = stream.take(max(1, int(rate * a.latency_seconds)))
     goal = received + len(events)
-    ctx.say(f"latency: pacing {len(events):,} events at {rate:,.0f}/s for {a.latency_seconds}s")
+    ctx.say(f"{label}: pacing {len(events):,} events at {rate:,.0f}/s for {a.latency_seconds}s")
     log, sent = asyncio.run(
         latency.paced_run(
             ctx.bootstrap,
@@ -92,12 +110,44 @@ def _pace(
             drain_seconds=30,
             progress=ctx.say,
             caught_up=partial(_caught_up, run, goal),
-            alerts_topic=f"{prefix}.alerts",
+            alerts_topic=f"{prefix}.alerts" if alerts else None,
         )
     )
     applied.update(k for _, k, _ in events)
     last = run.wait_for(partial(_has_received, goal=goal), 120, "the paced events to be consumed")
-    return _summary(ctx, fraction, rate, log, sent, last)
+    return log, sent, last
+
+
+def warm_worker(
+    ctx: Context,
+    phase: str,
+    prefix: str,
+    warm: list[tuple[Family, bytes, bytes]],
+    env: dict[str, str] | None = None,
+    label: str = "latency",
+) -> tuple[WorkerRun, dict[Family, str]]:
+    """Fresh topics of `prefix` and a fresh worker (`phase`'s, its environment updated with
+    `env`) that has taken the `warm` events, written their rows and saved their states
+    (committed): a paced window after it measures the steady state, not the one-off save
+    of thousands of fresh states. Returns the running worker and the input topics."""
+    a = ctx.args
+    topics = {f: f"{prefix}.{f.value}" for f in Family}
+    asyncio.run(create_topics(ctx.bootstrap, list(topics.values()), a.partitions))
+    worker_env, data = ctx.worker_env(phase, prefix)
+    worker_env.update(env or {})
+    run = WorkerRun(worker_env, data / "worker.log").start()
+    ctx.say(f"{label}: worker pid {run.pid}; warming up with {len(warm):,} events")
+    try:
+        asyncio.run(kafka.preload(ctx.bootstrap, topics, warm, a.partitions, compression=None))
+        run.wait_for(
+            lambda p: p.received >= len(warm) and p.pending == 0 and p.unsaved == 0,
+            ctx.timeout_for(len(warm)),
+            f"the {phase} worker to take the warm-up events and save their states",
+        )
+    except BaseException:
+        run.stop()
+        raise
+    return run, topics
 
 
 def _summary(
@@ -139,25 +189,12 @@ def onboarding_phase(ctx: Context) -> None:
     else:
         raise BenchError("needs the worker phase's throughput or --latency-rate")
     prefix = f"bench-lat-{uuid.uuid4().hex[:8]}"
-    topics = {f: f"{prefix}.{f.value}" for f in Family}
-    asyncio.run(create_topics(ctx.bootstrap, list(topics.values()), a.partitions))
     stream = EventStream(a.accounts, a.seed + 1, step_seconds=0.01)
     warm = stream.take(a.accounts * 2)
-    env, data = ctx.worker_env("latency", prefix)
-    run = WorkerRun(env, data / "worker.log").start()
-    ctx.say(f"latency: worker pid {run.pid}; warming up with {len(warm):,} events")
+    run, topics = warm_worker(ctx, "latency", prefix, warm)
     runs: list[dict[str, Any]] = []
     try:
-        asyncio.run(kafka.preload(ctx.bootstrap, topics, warm, a.partitions, compression=None))
         total = len(warm)
-        # warm = the warm-up is done: every event taken, its rows written and its states
-        # saved (committed), so the paced window measures the steady state, not the
-        # one-off save of 10,000 fresh states
-        run.wait_for(
-            lambda p: p.received >= total and p.pending == 0 and p.unsaved == 0,
-            ctx.timeout_for(total),
-            "the latency worker to take the warm-up events and save their states",
-        )
         applied = Counter(k for _, k, _ in warm)
         for fraction, rate in rates:
             runs.append(_pace(ctx, run, stream, topics, prefix, applied, total, rate, fraction))

@@ -12,22 +12,18 @@ from the worker's `clock: swept` lines) and the sweep's cost per account.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
 import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
-from functools import partial
 
 from bench import latency
 from bench.context import Context
 from bench.events import EventStream
-from bench.latency_run import _caught_up, _has_received
-from bench.worker_run import BenchError, WorkerRun
-from devtools.kafka_io import create_topics
-from schemas.events import Family
+from bench.latency_run import pace, warm_worker
+from bench.worker_run import BenchError
 
 SWEPT = re.compile(
     r"clock: swept partition (\d+) at \S+: accounts=(\d+) busy_ms=([\d.]+) "
@@ -74,51 +70,21 @@ def sweep_phase(ctx: Context) -> None:
         raise BenchError("needs the worker phase's throughput or --latency-rate")
     paced = max(1, int(rate * a.latency_seconds))
     warm_n = a.accounts * 2
-    # the midnight falls a third of the way into the paced events
+    # the midnight falls a third of the way into the paced events (`pace` sends `paced`)
     midnight = math.floor(datetime.now(UTC).timestamp() / 86400) * 86400 - 86400
     start = midnight - STEP_SECONDS * (warm_n + paced // 3)
     prefix = f"bench-sweep-{uuid.uuid4().hex[:8]}"
-    topics = {f: f"{prefix}.{f.value}" for f in Family}
-    asyncio.run(create_topics(ctx.bootstrap, list(topics.values()), a.partitions))
     stream = EventStream(
         a.accounts, a.seed + 2, start=datetime.fromtimestamp(start, UTC), step_seconds=STEP_SECONDS
     )
     warm = stream.take(warm_n)
-    env, data = ctx.worker_env("sweep", prefix)
-    env["HEALTHSCORE_CLOCK"] = "true"
-    run = WorkerRun(env, data / "worker.log").start()
-    ctx.say(f"sweep: worker pid {run.pid} (clock on); warming up with {len(warm):,} events")
+    clock_on = {"HEALTHSCORE_CLOCK": "true"}
+    run, topics = warm_worker(ctx, "sweep", prefix, warm, clock_on, label="sweep (clock on)")
     try:
-        from bench import kafka
-
-        asyncio.run(kafka.preload(ctx.bootstrap, topics, warm, a.partitions, compression=None))
-        total = len(warm)
-        run.wait_for(
-            lambda p: p.received >= total and p.pending == 0 and p.unsaved == 0,
-            ctx.timeout_for(total),
-            "the sweep worker to take the warm-up events and save their states",
-        )
+        ctx.say(f"sweep: the midnight comes at paced event {paced // 3:,}")
         applied = Counter(k for _, k, _ in warm)
-        seq0 = stream.seq
-        events = stream.take(paced)
-        ctx.say(f"sweep: pacing {len(events):,} events at {rate:,.0f}/s; midnight at event "
-                f"{paced // 3:,}")  # fmt: skip
-        log, sent = asyncio.run(
-            latency.paced_run(
-                ctx.bootstrap,
-                topics,
-                f"{prefix}.scores",
-                events,
-                seq0,
-                dict(applied),
-                rate,
-                drain_seconds=30,
-                progress=ctx.say,
-                caught_up=partial(_caught_up, run, total + len(events)),
-            )
-        )
-        last = run.wait_for(
-            partial(_has_received, goal=total + len(events)), 120, "the paced events"
+        log, sent, last = pace(
+            ctx, run, stream, topics, prefix, applied, len(warm), rate, alerts=False, label="sweep"
         )
         deadline = time.monotonic() + 60  # the sweeps of the last partitions to finish
         while time.monotonic() < deadline:

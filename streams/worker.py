@@ -7,13 +7,14 @@ import logging
 import time
 
 import faust
+from faust.types import TP
 
 import scoring
 from streams.agents import Counters, register_scoring_agent
 from streams.app import create_app
-from streams.churn_model import ModelFeed, register_churn_model
+from streams.churn_model import ModelFeed, kafka_kwargs, register_churn_model
 from streams.clickhouse import ClickHouseWriter, connect, migrate
-from streams.clock import PartitionClock
+from streams.clock import ClockRecovery, PartitionClock, Recovered
 from streams.gcpolicy import GcPolicy
 from streams.pipeline import BatchProcessor
 from streams.settings import Settings
@@ -79,6 +80,7 @@ def build(
     )
     register_churn_model(app, topics, settings, config, sink, writer, feed)
     webhook = settings.alert_webhook_url
+    clock = PartitionClock(settings.clock_live_lag_seconds) if settings.clock_enabled else None
     counters = register_scoring_agent(
         app,
         topics,
@@ -88,10 +90,12 @@ def build(
         webhook_url=webhook.get_secret_value() if webhook else None,
         alert_route=settings.alert_route,
         gc_policy=gc_policy,
-        clock=PartitionClock(settings.clock_live_lag_seconds) if settings.clock_enabled else None,
+        clock=clock,
         clock_slice_accounts=settings.clock_slice_accounts,
         clock_idle_seconds=settings.clock_idle_seconds,
     )
+    if clock is not None:
+        register_clock_recovery(app, settings, clock, processor)
 
     @app.on_before_shutdown.connect
     async def flush_clickhouse(app: faust.App, **_: object) -> None:
@@ -99,6 +103,42 @@ def build(
         writer.flush(timeout=CLICKHOUSE_SHUTDOWN_SECONDS)
 
     return app, counters
+
+
+def register_clock_recovery(
+    app: faust.App, settings: Settings, clock: PartitionClock, processor: BatchProcessor
+) -> None:
+    """On each assignment, the clock of the input partitions read to their end resumes
+    from the log (`streams.clock.ClockRecovery`), in a task of its own: the rebalance does
+    not wait for it."""
+    inputs = set(settings.input_topics.values())
+
+    def event_time(record: object) -> float:
+        # the checks of the scoring agent: a record it dead-letters raises
+        return processor._accept(record).ts.timestamp()  # type: ignore[arg-type]
+
+    def resumed(partition: int, found: Recovered) -> None:
+        if found.ticked is not None:  # that tick record was written
+            processor.clock_at(partition, found.ticked)
+
+    recovery = ClockRecovery(
+        clock,
+        kafka_kwargs(settings),
+        settings.app_id,
+        list(settings.input_topics.values()),
+        settings.topic("clock"),
+        event_time,
+        resumed,
+    )
+    running: set[asyncio.Task[dict[int, Recovered]]] = set()
+
+    @app.on_partitions_assigned.connect
+    async def recover_clock(app: faust.App, assigned: set[TP], **_: object) -> None:
+        task = asyncio.ensure_future(
+            recovery({tp.partition for tp in assigned if tp.topic in inputs})
+        )
+        running.add(task)
+        task.add_done_callback(running.discard)
 
 
 def run_worker(settings: Settings) -> int:

@@ -27,7 +27,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,7 @@ class Expected:
     facts: bytes
     health: float
     band: str
+    state: scoring.AccountState | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -110,9 +111,41 @@ def reference(messages: Iterable[bytes], config_path: Path) -> Reference:
     for account_id, state in states.items():
         record = scoring.score_state(state, config, model)
         accounts[account_id] = Expected(
-            applied[account_id], state.facts_bytes(), record.health, str(record.band)
+            applied[account_id], state.facts_bytes(), record.health, str(record.band), state
         )
     return Reference(accounts, sum(applied.values()), duplicates, rejected)
+
+
+def at_evaluation_times(
+    ref: Reference, states: dict[str, scoring.AccountState], config_path: Path
+) -> Reference:
+    """The reference with each account re-evaluated at the time the worker's clock brought
+    it to (docs/scoring.md, "The clock"): a tick moves an account's evaluation time
+    (`Clock.max_ts`, part of its facts) and so its health, and nothing else of its facts.
+    Only for a worker state evaluated later than the reference's last event, at a UTC
+    midnight (a tick's time) no later than the newest event of the stream; any other
+    state is compared with the reference as it is."""
+    config = scoring.load_config(config_path)
+    model = scoring.default_churn_model(config)
+    newest = max(
+        (e.state.clock.max_ts for e in ref.accounts.values() if e.state is not None),
+        default=None,
+    )
+    accounts = dict(ref.accounts)
+    for account_id, expected in ref.accounts.items():
+        got, state = states.get(account_id), expected.state
+        if got is None or state is None or newest is None:
+            continue
+        ts, before = got.clock.max_ts, state.clock.max_ts
+        if ts is None or before is None or not before < ts <= newest or ts % 86400:
+            continue
+        ticked = scoring.tick(state, ts, config, model).state
+        record = scoring.score_state(ticked, config, model)
+        accounts[account_id] = replace(
+            expected, facts=ticked.facts_bytes(), health=record.health,
+            band=str(record.band), state=ticked,
+        )  # fmt: skip
+    return replace(ref, accounts=accounts)
 
 
 async def _partitions(bootstrap: str, topic: str) -> list[int]:

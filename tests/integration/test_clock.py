@@ -1,11 +1,14 @@
 """The clock through the real worker (docs/scoring.md, "The clock"): tick records in the
 `<prefix>.clock` topic re-score a silent account of a backfill on its partition's own
-event time."""
+event time, and a worker restarted on idle topics goes on ticking."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import math
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +16,10 @@ import orjson
 import pytest
 
 from devtools.kafka_io import produce_events
+from scoring.decay import DAY
 from streams.clock import Tick
 from tests.integration.harness import Pipeline
-from tests.unit.scoring.factory import at
+from tests.unit.scoring.factory import ORIGIN, Events, at, make
 from tests.unit.scoring.scripts import healthy
 
 pytestmark = pytest.mark.integration
@@ -110,3 +114,73 @@ def test_a_lagging_partition_does_not_make_its_accounts_silent(
     assert [a for a in alerts if a["account_id"] == "lag-2" and a["kind"] == "gone_quiet"] == []
     lag_after = [s for s in after if s["account_id"] == "lag-2"]
     assert max(s["ts"] for s in lag_after) >= at(70).isoformat()[:10]
+
+
+def test_a_worker_restarted_on_idle_topics_goes_on_ticking_with_no_new_event(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    # a live deployment (live lag 2 days): events up to 3 s before the last UTC midnight,
+    # then nothing. The first worker reads them, writes the ticks their event time passes
+    # and stops before its idle timer (an hour) ever runs. The second worker reads no new
+    # event: it recovers its partition's event time from the log it was given, and its
+    # idle timer ticks the midnight. idle-old has been silent for 10 days: the midnight's
+    # tick emits its score.
+    midnight = math.floor(time.time() / DAY) * DAY
+    shift = datetime.fromtimestamp(midnight - 20 * DAY, UTC) - ORIGIN
+    active = _usage_only("idle-1", days=20)
+    active.items.append(
+        make("feature_used", 20 - 3 / 86400, account="idle-1", event_id="last", user_id="u0",
+             feature="f0", quantity=1)
+    )  # fmt: skip
+    events = _shifted(active, _usage_only("idle-old", days=10), shift=shift)
+    env = {"HEALTHSCORE_CLOCK_LIVE_LAG_SECONDS": str(2 * DAY),
+           "HEALTHSCORE_CHURN_MODEL_PIN": "default"}  # fmt: skip
+    pipeline = Pipeline.create(
+        kafka_bootstrap, tmp_path, partitions=1, HEALTHSCORE_CLOCK_IDLE_SECONDS="3600", **env
+    )
+    before = {Tick(0, int(midnight - d * DAY)) for d in range(1, 20)}
+    with pipeline.worker("worker-1") as worker:
+        asyncio.run(produce_events(kafka_bootstrap, pipeline.settings.input_topics, events))
+        ticks = pipeline.read_output("clock", lambda m: {Tick(**t) for t in m} >= before, 60)
+        pipeline.read_output(
+            "scores", lambda m: any(s["event_id"] == "last" for s in m), timeout=60
+        )
+        assert worker.running, worker.log_tail()
+    assert {Tick(**t) for t in ticks} == before, sorted(Tick(**t) for t in ticks)
+    assert {Tick(**t) for t in pipeline.read_output("clock", lambda m: False, 2)} == before
+
+    pipeline.env["HEALTHSCORE_CLOCK_IDLE_SECONDS"] = "1"
+    want = Tick(0, int(midnight))
+    with pipeline.worker("worker-2") as worker:
+        ticks = pipeline.read_output("clock", lambda m: want in {Tick(**t) for t in m}, 45)
+        scores = pipeline.read_output(
+            "scores",
+            lambda m: any(s["account_id"] == "idle-old" and s["ts"] >= _iso(midnight) for s in m),
+            timeout=20,
+        )
+        log = worker.log_tail()
+        assert worker.running, log
+    assert {Tick(**t) for t in ticks} == before | {want}, log
+    at_midnight = [s for s in scores if s["account_id"] == "idle-old" and s["ts"] >= _iso(midnight)]
+    assert [s["event_id"][:5] for s in at_midnight] == ["tick:"], at_midnight
+
+
+def _usage_only(account: str, days: int) -> Events:
+    ev = healthy(account, days=days)
+    ev.items = [e for e in ev.items if e.type == "feature_used"]
+    return ev
+
+
+def _shifted(*scripts: Events, shift: timedelta) -> list[dict[str, Any]]:
+    """The scripts' events in time order as JSON documents, every time moved by `shift`."""
+    events = sorted((e for s in scripts for e in s.items), key=lambda e: e.ts)
+    docs = []
+    for e in events:
+        doc = orjson.loads(e.model_dump_json())
+        doc["ts"] = (datetime.fromisoformat(doc["ts"]) + shift).isoformat()
+        docs.append(doc)
+    return docs
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat()[:19]

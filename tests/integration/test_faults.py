@@ -3,7 +3,9 @@
 Each test runs real `healthscore worker` processes against a real Kafka broker and the
 embedded ClickHouse, injects one fault, and compares what the workers produced with a
 reference computed in this process by the pure scoring core over the same events
-(`faults_harness.reference`). Three views are compared (see faults_harness):
+(`faults_harness.reference`). The workers run with the clock on (the default), so each
+account is compared with the reference re-evaluated at the time the clock's ticks brought
+it to (`faults_harness.at_evaluation_times`). Three views are compared (see faults_harness):
 
 * the state changelog: per account, the facts bytes equal the reference's (every accepted
   event applied exactly once, whatever the order) and `events_applied` equals the number
@@ -35,6 +37,7 @@ from devtools.runner import WorkerProcess, wait_until
 from schemas.events import FAMILY_BY_TYPE, Family
 from tests.integration.faults_harness import (
     DEFAULT_CONFIG,
+    at_evaluation_times,
     changelog_states,
     clickhouse_view,
     committed,
@@ -57,9 +60,8 @@ def _setup(bootstrap: str, tmp_path: Path, accounts: int, days: int, seed: int, 
     # events in well under its default 5 s commit interval, so these workers commit every
     # 0.5 s (the commit protocol is the same at any interval)
     env.setdefault("HEALTHSCORE_COMMIT_INTERVAL", "0.5")
-    # the reference is the scoring core over the events alone: no clock ticks (they come
-    # on each partition's event time, which this reference does not model)
-    env.setdefault("HEALTHSCORE_CLOCK", "false")
+    # the clock is on (the default): the reference is re-evaluated at the ticks' times
+    # (`faults_harness.at_evaluation_times`)
     config = emit_every_step_config(tmp_path)
     pipeline = Pipeline.create(
         bootstrap, tmp_path / "data", HEALTHSCORE_SCORING_CONFIG=str(config), **env
@@ -67,6 +69,10 @@ def _setup(bootstrap: str, tmp_path: Path, accounts: int, days: int, seed: int, 
     events = list(generate(accounts=accounts, days=days, seed=seed))
     ref = reference((orjson.dumps(e) for e in events), config)
     return pipeline, events, ref
+
+
+def _config(pipeline: Pipeline) -> Path:
+    return Path(pipeline.env["HEALTHSCORE_SCORING_CONFIG"])
 
 
 def _produce(pipeline: Pipeline, events: list[dict]) -> int:
@@ -79,6 +85,7 @@ def _assert_state_exactly_once(pipeline: Pipeline, ref, ch_views: list[dict]) ->
     order) and events_applied is the number of distinct accepted events. And each worker's
     ClickHouse latest_score read with FINAL has one row per account."""
     states = changelog_states(pipeline.bootstrap, pipeline.settings.app_id)
+    ref = at_evaluation_times(ref, states, _config(pipeline))
     assert set(states) == set(ref.accounts)
     wrong_counts = {
         a: (s.clock.events_applied, ref.accounts[a].applied)
@@ -97,7 +104,10 @@ def _assert_final_outputs(pipeline: Pipeline, ref, ch_views: list[dict]) -> dict
     """The last score per account on the scores topic, and ClickHouse latest_score read
     with FINAL (merged over the workers' own ClickHouse dirs by the highest events_applied,
     as one ReplacingMergeTree(events_applied) table would), cross-checked with argMax, equal
-    the reference's events_applied and health. Returns numbers for the report."""
+    the reference's events_applied and health (the reference re-evaluated at the time the
+    worker's clock brought each account to). Returns numbers for the report."""
+    states = changelog_states(pipeline.bootstrap, pipeline.settings.app_id)
+    ref = at_evaluation_times(ref, states, _config(pipeline))
     scores = read_scores(pipeline.bootstrap, pipeline.settings.topic("scores"))
     lost, repeated = scores.coverage(ref)
     history = {(r["account_id"], r["events_applied"]) for v in ch_views for r in v["history"]}

@@ -3,17 +3,26 @@ written per input partition, and the processor applying them."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Iterable
 
 import pytest
+from aiokafka import TopicPartition
 
 import scoring
 from schemas.decode import decode_event
 from schemas.events import FAMILY_BY_TYPE, Event, Family
 from schemas.outputs import Alert
 from scoring.decay import DAY
-from streams.clock import PartitionClock, Tick, partition_of, topics_unread
+from streams.clock import (
+    ClockRecovery,
+    PartitionClock,
+    Recovered,
+    Tick,
+    partition_of,
+    topics_unread,
+)
 from streams.pipeline import BatchOutput, BatchProcessor, RawRecord
 from tests.unit.scoring.factory import Events, at
 from tests.unit.scoring.scripts import healthy
@@ -65,6 +74,107 @@ def test_ticks_read_back_are_not_written_again_and_revoked_partitions_are_forgot
     assert clock.observe(0, T0 + 2 * DAY, wall=T0 + 2 * DAY) == [Tick(0, int(T0 + 2 * DAY))]
     clock.forget({0})
     assert clock.partitions == {}
+
+
+def test_a_partition_resumed_from_the_log_ticks_while_idle_as_if_never_restarted() -> None:
+    # the events were written up to T0 + 3 days - 60 s, at about that wall time (live); the
+    # last tick record is at T0 + 2 days. A worker starting 10 minutes after the last
+    # event resumes the partition and ticks the next midnight with no new event
+    last, written = T0 + 3 * DAY - 60, T0 + 3 * DAY - 50
+    found = Recovered(last, written, T0 + 2 * DAY, {"t.usage": last})
+    clock = PartitionClock(live_lag=3600)
+    clock.resume(0, found)
+    assert clock.idle(wall=written + 5) == []
+    assert clock.idle(wall=written + 600) == [Tick(0, int(T0 + 3 * DAY))]
+    # the same as a worker that had read those events itself and never stopped
+    never = PartitionClock(live_lag=3600)
+    never.ticked(0, T0 + 2 * DAY)
+    never.observe(0, last, wall=written, topic="t.usage")
+    assert never.idle(wall=written + 600) == [Tick(0, int(T0 + 3 * DAY))]
+
+
+def test_a_resumed_backfill_still_ticks_on_its_own_events_only() -> None:
+    found = Recovered(T0 + 3 * DAY - 60, T0 + 400 * DAY, T0 + 2 * DAY, {"t.usage": T0})
+    clock = PartitionClock(live_lag=3600)
+    clock.resume(0, found)
+    assert clock.idle(wall=T0 + 410 * DAY) == []
+    assert clock.observe(0, T0 + 3 * DAY + 5, wall=T0 + 410 * DAY, topic="t.usage") == [
+        Tick(0, int(T0 + 3 * DAY))
+    ]
+
+
+def test_resuming_only_moves_a_partition_time_forward() -> None:
+    clock = PartitionClock(live_lag=3600)
+    # a tick read back before the recovery ends: known by its ticks only, no event time yet
+    clock.ticked(0, T0 + 3 * DAY)
+    clock.resume(0, Recovered(T0 + 3 * DAY - 60, T0 + 3 * DAY - 50, T0 + 2 * DAY, {}))
+    p = clock.partitions[0]
+    assert (p.event_time, p.seen_at, p.ticked) == (
+        T0 + 3 * DAY - 60,
+        T0 + 3 * DAY - 50,
+        T0 + 3 * DAY,
+    )
+    assert clock.idle(wall=T0 + 3 * DAY + 600) == []  # that midnight's tick exists
+    # events read meanwhile are newer than the log the recovery read: they stay
+    clock.observe(1, T0 + 5 * DAY, wall=T0 + 5 * DAY, topic="t.usage")
+    clock.resume(1, Recovered(T0 + 4 * DAY, T0 + 4 * DAY, None, {"t.usage": T0 + 4 * DAY}))
+    p = clock.partitions[1]
+    assert (p.event_time, p.seen_at, p.topics["t.usage"][0]) == (T0 + 5 * DAY,) * 3
+
+
+def _raw(topic: str, offset: int, value: bytes, stamp: float, partition: int = 0) -> RawRecord:
+    return RawRecord(topic, partition, offset, b"k", value, int(stamp * 1000))
+
+
+def test_recovery_takes_the_newest_accepted_event_and_the_last_tick() -> None:
+    def event_time(record: RawRecord) -> float:
+        assert record.value is not None
+        if record.value == b"junk":
+            raise ValueError("dead-lettered")
+        return float(record.value)
+
+    recovery = ClockRecovery(
+        PartitionClock(), {}, "g", ["t.usage", "t.billing"], "t.clock", event_time
+    )
+    records = {
+        TopicPartition("t.usage", 0): [
+            _raw("t.usage", 7, str(T0 + 50).encode(), T0 + 60),
+            _raw("t.usage", 8, str(T0 + 40).encode(), T0 + 70),  # out of order
+            _raw("t.usage", 9, b"junk", T0 + 80),
+        ],
+        TopicPartition("t.billing", 0): [_raw("t.billing", 3, str(T0 + 20).encode(), T0 + 30)],
+        TopicPartition("t.clock", 0): [_raw("t.clock", 4, Tick(0, int(T0)).to_bytes(), T0 + 1)],
+        TopicPartition("t.usage", 1): [_raw("t.usage", 1, b"junk", T0, partition=1)],
+    }
+    found = recovery._recovered({0, 1, 2}, records)
+    assert found == {0: Recovered(T0 + 50, T0 + 60, T0, {"t.usage": T0 + 50, "t.billing": T0 + 20})}
+
+
+def test_a_recovery_resumes_the_clock_unless_partitions_were_revoked_meanwhile() -> None:
+    found = {0: Recovered(T0 + 50, T0 + 60, T0, {"t.usage": T0 + 50})}
+    resumed: list[int] = []
+
+    def recovery(revoke: bool, fail: bool = False) -> ClockRecovery:
+        r = ClockRecovery(clock, {}, "g", ["t.usage"], "t.clock", float,
+                          lambda p, _: resumed.append(p))  # fmt: skip
+
+        async def read(partitions: set[int]) -> dict[int, Recovered]:
+            if revoke:
+                clock.forget({1})
+            if fail:
+                raise OSError("no broker")
+            return found
+
+        r.read = read  # type: ignore[method-assign]
+        return r
+
+    clock = PartitionClock()
+    assert asyncio.run(recovery(revoke=True)({0})) == {}
+    assert clock.partitions == {} and resumed == []
+    assert asyncio.run(recovery(revoke=False, fail=True)({0})) == {}
+    assert clock.partitions == {}
+    assert asyncio.run(recovery(revoke=False)({0})) == found
+    assert clock.partitions[0].event_time == T0 + 50 and resumed == [0]
 
 
 def test_tick_records_round_trip_and_refuse_nonsense() -> None:
