@@ -203,15 +203,20 @@ def test_as_of_gives_the_latest_close_of_each_account_at_or_before_the_date(
     as_of = date(2026, 3, 1)
     result = _run(data, "as_of", 2, compare=None, as_of=as_of)
     base = _closes(data["root"] / "two", "base")
-    expected = Counter(
-        found[-1]["band"] for v in base.values() if (found := [s for s in v if s["day"] <= as_of])
-    )
+    latest = {
+        a: found[-1] for a, v in base.items() if (found := [s for s in v if s["day"] <= as_of])
+    }
+    expected = Counter(close["band"] for close in latest.values())
     doc = result.comparison
     assert doc["as_of"] == "2026-03-01"
     assert doc["portfolio"]["base"]["band"] == dict(sorted(expected.items()))
     assert doc["portfolio_accounts"] == sum(expected.values())
-    at_end = Counter(v[-1]["band"] for v in base.values())
-    assert expected != at_end  # the date matters
+    mean_health = sum(close["health"] for close in latest.values()) / len(latest)
+    assert doc["portfolio"]["base"]["mean_health"] == pytest.approx(mean_health)
+    at_end = {a: v[-1] for a, v in base.items()}
+    # the date matters: the portfolio at the end has other closes (and mean health)
+    assert latest != {a: at_end[a] for a in latest}
+    assert sum(c["health"] for c in at_end.values()) / len(at_end) != pytest.approx(mean_health)
 
 
 def test_bad_records_are_counted_with_their_line_across_processes_and_fail_the_cli(
