@@ -38,7 +38,7 @@ import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 WINDOW = pd.Timedelta(days=28)
@@ -75,16 +75,20 @@ def counts_28d(usage: pd.DataFrame, obs: pd.DataFrame, event_types: Iterable[int
     return out
 
 
+def batch_models(z: np.ndarray, y: np.ndarray) -> tuple[Pipeline, HistGradientBoostingClassifier]:
+    """The two batch models fitted on log1p counts z and labels y: a logistic regression
+    on the standardised z (the scaler fitted on these rows), and gradient boosting."""
+    lr = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(z, y)
+    gb = HistGradientBoostingClassifier(random_state=0).fit(z, y)
+    return lr, gb
+
+
 def batch_scores(x: np.ndarray, y: np.ndarray, train: np.ndarray) -> dict[str, np.ndarray]:
     """Fit both batch models on the train rows (hindsight: their labels) and score every row.
 
-    x: raw counts; both models see log1p(x), the logistic regression standardised
-    (scaler fitted on the train rows)."""
+    x: raw counts; both models see log1p(x)."""
     z = np.log1p(x)
-    lr = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-    lr.fit(z[train], y[train])
-    gb = HistGradientBoostingClassifier(random_state=0)
-    gb.fit(z[train], y[train])
+    lr, gb = batch_models(z[train], y[train])
     return {"batch_lr": lr.decision_function(z), "batch_gbm": gb.decision_function(z)}
 
 
