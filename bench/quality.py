@@ -22,7 +22,8 @@ usage: python -m bench.quality [SET_DIR] [--accounts N] [--work DIR] [--config P
    regression and gradient boosting on 28-day counts per event type, trained with
    hindsight on the train half of the set's accounts): churn risk, health and all
    four anchors on the same observations, those of the scored accounts in the
-   test half. Needs scikit-learn; without it the comparison says so and is left out.
+   test half; and over both halves, each scored by the models trained on the
+   other. Needs scikit-learn; without it the comparison says so and is left out.
 
 `--scores FILE` takes the daily scores of an earlier run (its
 `<tag>.backtest/base/scores.jsonl`, with the same `--accounts`) instead of
@@ -281,6 +282,16 @@ def compare_on_test_half(
         f"test half of the accounts ({int(j.loc[sel, 'acct'].nunique())} scored accounts): "
         f"obs={int(sel.sum())} pos={int(y.sum())} " + " ".join(parts)
     ]
+    both = j.test.notna().to_numpy() & covered
+    yb = m.label.to_numpy()[both]
+    lines.append(
+        f"  both halves, each scored by the batch models trained on the other: "
+        f"obs={int(both.sum())} pos={int(yb.sum())} "
+        f"churn_auc={auc(yb, m.churn_risk.astype(float).to_numpy()[both]):.3f} "
+        f"health_auc={auc(yb, (100.0 - m.health.astype(float)).to_numpy()[both]):.3f} "
+        f"batch_lr={auc(yb, j.batch_lr.to_numpy(dtype=float)[both]):.3f} "
+        f"batch_gbm={auc(yb, j.batch_gbm.to_numpy(dtype=float)[both]):.3f}"
+    )
     if len(j) < len(f):
         lines.append(
             f"  batch anchors on the whole set's test half: obs={int(t_all.sum())} "

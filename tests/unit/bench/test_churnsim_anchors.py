@@ -15,6 +15,7 @@ from bench.churnsim_anchors import (
     batch_scores,
     counts_28d,
     in_test_half,
+    out_of_fold,
 )
 from bench.quality import auc, compare_on_test_half, sample
 
@@ -72,6 +73,18 @@ def test_batch_models_learn_from_the_train_rows_only() -> None:
     s2 = batch_scores(x, flipped, train)
     for name in ("batch_lr", "batch_gbm"):
         assert np.array_equal(s[name], s2[name]), name
+
+
+def test_out_of_fold_scores_no_row_by_its_own_label() -> None:
+    x, y = _separable()
+    test = np.arange(len(y)) % 2 == 1
+    s = out_of_fold(x, y, test)
+    for half in (test, ~test):
+        flipped = np.where(half, 1 - y, y)  # this half's labels upside down
+        s2 = out_of_fold(x, flipped, test)
+        for name in ("batch_lr", "batch_gbm"):
+            assert np.array_equal(s[name][half], s2[name][half]), name
+            assert auc(y[half], s[name][half]) > 0.95, name
 
 
 def test_logistic_regression_sees_the_log_counts_standardised_on_its_train_rows() -> None:
@@ -161,4 +174,8 @@ def test_the_comparison_is_on_the_scored_test_half(tmp_path: Path) -> None:
     assert int(first["obs"]) == int(test.sum()) and int(first["pos"]) == int(y[test].sum())
     assert float(first["churn_auc"]) == 1.0 and float(first["health_auc"]) == 0.0
     assert float(first["batch_lr"]) > 0.9
-    assert "whole set's test half" in lines[1]  # the 40 accounts not scored trained it too
+    both = dict(kv.split("=") for kv in lines[1].split(": ", 1)[1].split())
+    assert int(both["obs"]) == len(m)
+    assert float(both["churn_auc"]) == pytest.approx(auc(y, risk))
+    assert float(both["batch_gbm"]) > 0.9
+    assert "whole set's test half" in lines[2]  # the 40 accounts not scored trained it too
