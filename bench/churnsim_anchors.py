@@ -29,6 +29,7 @@ Needs pandas, pyarrow and scikit-learn.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 import zlib
 from collections.abc import Callable, Iterable
@@ -47,14 +48,23 @@ SPLIT_SALT = "churnsim-anchor-split"
 Observations = Callable[[pd.DataFrame], pd.DataFrame]  # the protocol's observations()
 
 
-def in_test_half(account_ids: Iterable[int]) -> np.ndarray:
-    """True for the accounts of the test half: odd crc32 of the salted id.
+def in_test_half(account_ids: Iterable[int], split: int = 0) -> np.ndarray:
+    """True for the accounts of the test half of split number `split`.
 
+    Split 0, the anchors' split: odd crc32 of the salted id. Splits 1, 2, ...: the
+    low bit of blake2b of the id salted with the split's number (crc32 is linear,
+    so salts of one length would give the same or the complementary halves).
     Deterministic, independent of the set's size and order, and not the hash
     `bench.quality --accounts` subsamples by."""
-    return np.array(
-        [zlib.crc32(f"{SPLIT_SALT}-{int(i)}".encode()) & 1 == 1 for i in account_ids], dtype=bool
-    )
+    if split == 0:
+        bits = [zlib.crc32(f"{SPLIT_SALT}-{int(i)}".encode()) & 1 for i in account_ids]
+    else:
+        bits = [
+            hashlib.blake2b(f"{SPLIT_SALT}-{split}-{int(i)}".encode(), digest_size=8).digest()[0]
+            & 1
+            for i in account_ids
+        ]
+    return np.array(bits, dtype=bool)
 
 
 def counts_28d(usage: pd.DataFrame, obs: pd.DataFrame, event_types: Iterable[int]) -> np.ndarray:
@@ -106,11 +116,12 @@ def _auc(y: np.ndarray, s: np.ndarray) -> float:
     return float(roc_auc_score(y, s)) if 0 < y.sum() < len(y) else float("nan")
 
 
-def anchor_frame(set_dir: Path, observations: Observations) -> pd.DataFrame:
+def anchor_frame(set_dir: Path, observations: Observations, splits: int = 1) -> pd.DataFrame:
     """Every observation of the set (account_id, obs_date, label) with `test` (its account
     is in the test half) and the four anchor scores (higher = riskier): minus_mrr,
     minus_activity28, batch_lr, batch_gbm (`out_of_fold`: the test rows' are the README's
-    anchors)."""
+    anchors). With splits > 1, also test_k, batch_lr_k and batch_gbm_k for the further
+    splits k = 1 .. splits - 1."""
     subs = pd.read_parquet(set_dir / "subscriptions.parquet")
     obs = observations(subs)[["account_id", "obs_date", "label"]].reset_index(drop=True)
     obs["obs_date"] = pd.to_datetime(obs.obs_date)
@@ -133,6 +144,11 @@ def anchor_frame(set_dir: Path, observations: Observations) -> pd.DataFrame:
     )
     for name, score in out_of_fold(x, y, test).items():
         out[name] = score
+    for k in range(1, splits):
+        test_k = in_test_half(obs.account_id, k)
+        out[f"test_{k}"] = test_k
+        for name, score in out_of_fold(x, y, test_k).items():
+            out[f"{name}_{k}"] = score
     return out
 
 

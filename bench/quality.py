@@ -252,17 +252,48 @@ def _convert_and_score(
     return scores_path
 
 
+def _over_splits(m: pd.DataFrame, j: pd.DataFrame, covered: np.ndarray, splits: int) -> list[str]:
+    """Per split of the accounts: churn risk, health and the batch models on its test half."""
+    lines = []
+    margins: dict[str, list[float]] = {"churn": [], "health": []}
+    for k in range(splits):
+        sfx = f"_{k}" if k else ""
+        sel = j[f"test{sfx}"].to_numpy(dtype=bool) & covered
+        y = m.label.to_numpy()[sel]
+        ours = {
+            "churn": auc(y, m.churn_risk.astype(float).to_numpy()[sel]),
+            "health": auc(y, (100.0 - m.health.astype(float)).to_numpy()[sel]),
+        }
+        lr = auc(y, j[f"batch_lr{sfx}"].to_numpy(dtype=float)[sel])
+        gbm = auc(y, j[f"batch_gbm{sfx}"].to_numpy(dtype=float)[sel])
+        for name, v in ours.items():
+            margins[name].append(v - max(lr, gbm))
+        lines.append(
+            f"    split {k}: obs={int(sel.sum())} pos={int(y.sum())} "
+            f"churn_auc={ours['churn']:.3f} health_auc={ours['health']:.3f} "
+            f"batch_lr={lr:.3f} batch_gbm={gbm:.3f}"
+        )
+    summary = " ".join(
+        f"{name}: beats both on {sum(d > 0 for d in v)}/{splits}, "
+        f"margin mean {np.mean(v):+.3f} min {min(v):+.3f};"
+        for name, v in margins.items()
+    )
+    return [f"  over {splits} splits, against the better batch model: {summary}", *lines]
+
+
 def compare_on_test_half(
-    m: pd.DataFrame, set_dir: Path, observations: object, covered: np.ndarray
+    m: pd.DataFrame, set_dir: Path, observations: object, covered: np.ndarray, splits: int = 1
 ) -> list[str]:
     """Churn risk and health beside the four anchors on the scored observations of the
     test half (`bench.churnsim_anchors`: the batch models trained with hindsight on
-    the train half of all the set's accounts, scored or not)."""
+    the train half of all the set's accounts, scored or not). With splits > 1, the
+    same on the test half of each further split of the accounts, and how often and by
+    how much the churn risk and health beat the better batch model."""
     try:
         from bench.churnsim_anchors import anchor_frame
     except ImportError as e:  # scikit-learn is a dev extra
         return [f"batch anchors left out: {e} (pip install 'healthscore[dev]')"]
-    f = anchor_frame(set_dir, observations)  # type: ignore[arg-type]
+    f = anchor_frame(set_dir, observations, splits)  # type: ignore[arg-type]
     t_all = f.test.to_numpy()
     y_all = f.label.to_numpy()
     f = f.rename(columns={"account_id": "acct"})
@@ -292,6 +323,8 @@ def compare_on_test_half(
         f"batch_lr={auc(yb, j.batch_lr.to_numpy(dtype=float)[both]):.3f} "
         f"batch_gbm={auc(yb, j.batch_gbm.to_numpy(dtype=float)[both]):.3f}"
     )
+    if splits > 1:
+        lines += _over_splits(m, j, covered, splits)
     if len(j) < len(f):
         lines.append(
             f"  batch anchors on the whole set's test half: obs={int(t_all.sum())} "
@@ -322,6 +355,13 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="the whole set already converted by to_events.py (.jsonl or .parquet): "
         "scored as it is instead of converting (not with --accounts)",
+    )
+    ap.add_argument(
+        "--splits",
+        type=int,
+        default=1,
+        help="splits of the accounts for the batch anchors' comparison (1: the anchors' "
+        "own; more show how far the split moves it)",
     )
     ap.add_argument(
         "--scores",
@@ -381,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
         f"churn_auc={churn_auc:.3f} health_auc={health_auc:.3f} "
         f"anchor_minus_mrr={mrr_auc:.3f} anchor_minus_activity28={act_auc:.3f}"
     )
-    for line in compare_on_test_half(m, set_dir, observations, covered):
+    for line in compare_on_test_half(m, set_dir, observations, covered, a.splits):
         print(f"  {line}")
     half = (m.obs_date < pd.Timestamp("2023-07-01")).to_numpy()
     for label, part in (("obs < 2023-07-01", half), ("obs >= 2023-07-01", ~half)):

@@ -34,6 +34,18 @@ def test_the_split_is_a_deterministic_half_by_account_id() -> None:
     assert 180 < sum(t[i - 1] for i in chosen) < 320
 
 
+def test_further_splits_are_other_halves() -> None:
+    ids = list(range(1, 1001))
+    halves = [in_test_half(ids, k) for k in range(4)]
+    for k, t in enumerate(halves):
+        assert 430 < t.sum() < 570, k
+        assert (in_test_half(ids[::-1], k) == t[::-1]).all()
+    for a in range(4):
+        for b in range(a + 1, 4):
+            agree = int((halves[a] == halves[b]).sum())
+            assert 400 < agree < 600, (a, b)  # neither the same halves nor swapped
+
+
 def test_counts_per_event_type_over_the_28_days_before_the_observation() -> None:
     usage = pd.DataFrame(
         [
@@ -178,4 +190,17 @@ def test_the_comparison_is_on_the_scored_test_half(tmp_path: Path) -> None:
     assert int(both["obs"]) == len(m)
     assert float(both["churn_auc"]) == pytest.approx(auc(y, risk))
     assert float(both["batch_gbm"]) > 0.9
-    assert "whole set's test half" in lines[2]  # the 40 accounts not scored trained it too
+    assert "whole set's test half" in lines[2]
+
+    lines = compare_on_test_half(m, d, _observations, np.ones(len(m), bool), 3)
+    assert lines[2].startswith("  over 3 splits")
+    per_split = [
+        dict(kv.split("=") for kv in line.split(": ", 1)[1].split()) for line in lines[3:6]
+    ]
+    assert [int(p["obs"]) for p in per_split] == [
+        int(in_test_half(obs.account_id, k).sum()) for k in range(3)
+    ]
+    assert per_split[0]["batch_lr"] == first["batch_lr"]
+    assert float(per_split[0]["churn_auc"]) == 1.0  # split 0 is the anchors' test half
+    assert float(per_split[1]["churn_auc"]) < 1.0  # another half: right and wrong accounts
+    assert "whole set's test half" in lines[6]  # the 40 accounts not scored trained it too
