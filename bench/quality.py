@@ -17,7 +17,17 @@ usage: python -m bench.quality [SET_DIR] [--accounts N] [--work DIR] [--config P
    accounts live 28+ days, label = cancels within 56 days; the latest score at
    or before each observation) and prints churn AUC, health AUC, calibration,
    per-signal AUC, and the anchors: minus MRR and minus 28-day
-   activity (one number), both single quantities needing no training.
+   activity (one number), both single quantities needing no training;
+4. compares with the two batch anchors of `bench/churnsim_anchors.py` (logistic
+   regression and gradient boosting on 28-day counts per event type, trained with
+   hindsight on the train half of the set's accounts): churn risk, health and all
+   four anchors on the same observations, those of the scored accounts in the
+   test half; and over both halves, each scored by the models trained on the
+   other. Needs scikit-learn; without it the comparison says so and is left out.
+
+`--scores FILE` takes the daily scores of an earlier run (its
+`<tag>.backtest/base/scores.jsonl`, with the same `--accounts`) instead of
+converting and scoring again.
 
 SET_DIR defaults to ../shared/churnsim/A (looked up from the working
 directory, then from the repository's parents); the tools (`to_events.py`,
@@ -205,40 +215,16 @@ def _score(a: argparse.Namespace, events_path: Path, tag: str) -> tuple[Path, in
     return out / "base" / "scores.jsonl", learned, result.model_versions[0]
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("set_dir", type=Path, nargs="?", default=None)
-    ap.add_argument("--accounts", type=int, default=None, help="deterministic subsample size")
-    ap.add_argument("--work", type=Path, default=Path("/tmp/healthscore-quality"))
-    ap.add_argument("--config", type=Path, default=None)
-    ap.add_argument("--goal", type=float, default=None, help="exit 1 when churn AUC < goal")
-    ap.add_argument(
-        "--engine",
-        choices=("backtest", "score-file"),
-        default="backtest",
-        help="backtest: bounded memory (default); score-file: all events in memory",
-    )
-    ap.add_argument("--workers", type=int, default=2, help="backtest processes (2)")
-    ap.add_argument(
-        "--events",
-        type=Path,
-        default=None,
-        help="the whole set already converted by to_events.py (.jsonl or .parquet): "
-        "scored as it is instead of converting (not with --accounts)",
-    )
-    a = ap.parse_args(argv)
-    set_dir = (a.set_dir or _default_set()).resolve()
-    tools = set_dir.parent
-    if not (tools / "to_events.py").is_file():  # a set kept apart from the tools
-        tools = _default_set().parent
-    to_events = _module(tools / "to_events.py")
-    observations = _module(tools / "observations.py").observations
-
-    subs = pd.read_parquet(set_dir / "subscriptions.parquet")
-    chosen = sample(subs.account_id, a.accounts)
-    tag = f"{set_dir.name}-{a.accounts or 'all'}"
-    a.work.mkdir(parents=True, exist_ok=True)
-    events_path = a.work / f"{tag}.events.jsonl"
+def _convert_and_score(
+    a: argparse.Namespace,
+    ap: argparse.ArgumentParser,
+    set_dir: Path,
+    chosen: set[int],
+    to_events: ModuleType,
+    events_path: Path,
+    tag: str,
+) -> Path:
+    """Convert the chosen accounts (or take --events), score them, print the cost."""
     t0 = time.perf_counter()
     if a.events is not None:
         if a.accounts is not None:
@@ -263,6 +249,147 @@ def main(argv: list[str] | None = None) -> int:
         f"{'examples_learned' if a.engine == 'score-file' else 'outcomes_in_track_record'}="
         f"{learned} final_model={final_model}"
     )
+    return scores_path
+
+
+def _over_splits(m: pd.DataFrame, j: pd.DataFrame, covered: np.ndarray, splits: int) -> list[str]:
+    """Per split of the accounts: churn risk, health and the batch models on its test half."""
+    lines = []
+    margins: dict[str, list[float]] = {"churn": [], "health": []}
+    for k in range(splits):
+        sfx = f"_{k}" if k else ""
+        sel = j[f"test{sfx}"].to_numpy(dtype=bool) & covered
+        y = m.label.to_numpy()[sel]
+        ours = {
+            "churn": auc(y, m.churn_risk.astype(float).to_numpy()[sel]),
+            "health": auc(y, (100.0 - m.health.astype(float)).to_numpy()[sel]),
+        }
+        lr = auc(y, j[f"batch_lr{sfx}"].to_numpy(dtype=float)[sel])
+        gbm = auc(y, j[f"batch_gbm{sfx}"].to_numpy(dtype=float)[sel])
+        for name, v in ours.items():
+            margins[name].append(v - max(lr, gbm))
+        lines.append(
+            f"    split {k}: obs={int(sel.sum())} pos={int(y.sum())} "
+            f"churn_auc={ours['churn']:.3f} health_auc={ours['health']:.3f} "
+            f"batch_lr={lr:.3f} batch_gbm={gbm:.3f}"
+        )
+    summary = " ".join(
+        f"{name}: beats both on {sum(d > 0 for d in v)}/{splits}, "
+        f"margin mean {np.mean(v):+.3f} min {min(v):+.3f};"
+        for name, v in margins.items()
+    )
+    return [f"  over {splits} splits, against the better batch model: {summary}", *lines]
+
+
+def compare_on_test_half(
+    m: pd.DataFrame, set_dir: Path, observations: object, covered: np.ndarray, splits: int = 1
+) -> list[str]:
+    """Churn risk and health beside the four anchors on the scored observations of the
+    test half (`bench.churnsim_anchors`: the batch models trained with hindsight on
+    the train half of all the set's accounts, scored or not). With splits > 1, the
+    same on the test half of each further split of the accounts, and how often and by
+    how much the churn risk and health beat the better batch model."""
+    try:
+        from bench.churnsim_anchors import anchor_frame
+    except ImportError as e:  # scikit-learn is a dev extra
+        return [f"batch anchors left out: {e} (pip install 'healthscore[dev]')"]
+    f = anchor_frame(set_dir, observations, splits)  # type: ignore[arg-type]
+    t_all = f.test.to_numpy()
+    y_all = f.label.to_numpy()
+    f = f.rename(columns={"account_id": "acct"})
+    j = m[["acct", "obs_date"]].merge(f, on=["acct", "obs_date"], how="left")
+    assert len(j) == len(m) and j.label.notna().all() and (j.label.to_numpy() == m.label).all()
+    sel = j.test.to_numpy(dtype=bool) & covered
+    y = m.label.to_numpy()[sel]
+    risk = m.churn_risk.astype(float).to_numpy()[sel]
+    minus_health = (100.0 - m.health.astype(float)).to_numpy()[sel]
+    parts = [
+        f"churn_auc={auc(y, risk):.3f}",
+        f"health_auc={auc(y, minus_health):.3f}",
+    ]
+    for k in ("batch_lr", "batch_gbm", "minus_mrr", "minus_activity28"):
+        parts.append(f"{k}={auc(y, j[k].to_numpy(dtype=float)[sel]):.3f}")
+    lines = [
+        f"test half of the accounts ({int(j.loc[sel, 'acct'].nunique())} scored accounts): "
+        f"obs={int(sel.sum())} pos={int(y.sum())} " + " ".join(parts)
+    ]
+    both = j.test.notna().to_numpy() & covered
+    yb = m.label.to_numpy()[both]
+    lines.append(
+        f"  both halves, each scored by the batch models trained on the other: "
+        f"obs={int(both.sum())} pos={int(yb.sum())} "
+        f"churn_auc={auc(yb, m.churn_risk.astype(float).to_numpy()[both]):.3f} "
+        f"health_auc={auc(yb, (100.0 - m.health.astype(float)).to_numpy()[both]):.3f} "
+        f"batch_lr={auc(yb, j.batch_lr.to_numpy(dtype=float)[both]):.3f} "
+        f"batch_gbm={auc(yb, j.batch_gbm.to_numpy(dtype=float)[both]):.3f}"
+    )
+    if splits > 1:
+        lines += _over_splits(m, j, covered, splits)
+    if len(j) < len(f):
+        lines.append(
+            f"  batch anchors on the whole set's test half: obs={int(t_all.sum())} "
+            f"pos={int(y_all[t_all].sum())} "
+            f"batch_lr={auc(y_all[t_all], f.batch_lr.to_numpy()[t_all]):.3f} "
+            f"batch_gbm={auc(y_all[t_all], f.batch_gbm.to_numpy()[t_all]):.3f}"
+        )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("set_dir", type=Path, nargs="?", default=None)
+    ap.add_argument("--accounts", type=int, default=None, help="deterministic subsample size")
+    ap.add_argument("--work", type=Path, default=Path("/tmp/healthscore-quality"))
+    ap.add_argument("--config", type=Path, default=None)
+    ap.add_argument("--goal", type=float, default=None, help="exit 1 when churn AUC < goal")
+    ap.add_argument(
+        "--engine",
+        choices=("backtest", "score-file"),
+        default="backtest",
+        help="backtest: bounded memory (default); score-file: all events in memory",
+    )
+    ap.add_argument("--workers", type=int, default=2, help="backtest processes (2)")
+    ap.add_argument(
+        "--events",
+        type=Path,
+        default=None,
+        help="the whole set already converted by to_events.py (.jsonl or .parquet): "
+        "scored as it is instead of converting (not with --accounts)",
+    )
+    ap.add_argument(
+        "--splits",
+        type=int,
+        default=1,
+        help="splits of the accounts for the batch anchors' comparison (1: the anchors' "
+        "own; more show how far the split moves it)",
+    )
+    ap.add_argument(
+        "--scores",
+        type=Path,
+        default=None,
+        help="daily scores of an earlier run of the same set and --accounts: "
+        "measured as they are, nothing converted or scored",
+    )
+    a = ap.parse_args(argv)
+    set_dir = (a.set_dir or _default_set()).resolve()
+    tools = set_dir.parent
+    if not (tools / "to_events.py").is_file():  # a set kept apart from the tools
+        tools = _default_set().parent
+    to_events = _module(tools / "to_events.py")
+    observations = _module(tools / "observations.py").observations
+
+    subs = pd.read_parquet(set_dir / "subscriptions.parquet")
+    chosen = sample(subs.account_id, a.accounts)
+    tag = f"{set_dir.name}-{a.accounts or 'all'}"
+    a.work.mkdir(parents=True, exist_ok=True)
+    events_path = a.work / f"{tag}.events.jsonl"
+    if a.scores is not None:
+        if a.events is not None:
+            ap.error("--scores measures scores already made: leave out --events")
+        scores_path = a.scores.resolve()
+        print(f"set={set_dir.name} accounts={len(chosen)} scores={scores_path}")
+    else:
+        scores_path = _convert_and_score(a, ap, set_dir, chosen, to_events, events_path, tag)
 
     obs = observations(subs[subs.account_id.isin(chosen)])
     obs["acct"] = obs.account_id
@@ -294,6 +421,8 @@ def main(argv: list[str] | None = None) -> int:
         f"churn_auc={churn_auc:.3f} health_auc={health_auc:.3f} "
         f"anchor_minus_mrr={mrr_auc:.3f} anchor_minus_activity28={act_auc:.3f}"
     )
+    for line in compare_on_test_half(m, set_dir, observations, covered, a.splits):
+        print(f"  {line}")
     half = (m.obs_date < pd.Timestamp("2023-07-01")).to_numpy()
     for label, part in (("obs < 2023-07-01", half), ("obs >= 2023-07-01", ~half)):
         sel = part & covered
