@@ -27,9 +27,7 @@ def test_a_family_with_unread_records_and_nothing_buffered_holds_everyone() -> N
 
 def test_a_caught_up_family_holds_nobody_back() -> None:
     # billing read to its end and nothing buffered: usage goes on alone (live operation)
-    assert plan({"usage": [0.0, 30 * 24 * H], "billing": []}, more=set(), bound=H) == [
-        ("usage", 2)
-    ]
+    assert plan({"usage": [0.0, 30 * 24 * H], "billing": []}, more=set(), bound=H) == [("usage", 2)]
 
 
 def test_delivery_stops_where_a_family_runs_dry_with_more_to_read() -> None:
