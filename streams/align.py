@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Hashable, Mapping, Sequence
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import orjson
 
@@ -95,15 +95,16 @@ def event_ts(value: bytes | None) -> float | None:
     return parsed.timestamp()
 
 
-class LazyTimes(Sequence[float | None]):
-    """The event times of a list of Kafka records, each read (`event_ts`) the first time
-    it is asked for."""
+class Held(Sequence[float | None]):
+    """The records of one topic partition fetched and not delivered yet, in offset order,
+    as the sequence of their event times (`plan`'s buffer): each time is read
+    (`event_ts`) the first time it is asked for."""
 
-    __slots__ = ("records", "start", "_times")
+    __slots__ = ("_times", "records", "start")
 
-    def __init__(self, records: Sequence[object], start: int = 0) -> None:
+    def __init__(self, records: list[Any]) -> None:
         self.records = records
-        self.start = start
+        self.start = 0
         self._times: dict[int, float | None] = {}
 
     def __len__(self) -> int:
@@ -116,3 +117,13 @@ class LazyTimes(Sequence[float | None]):
         if j not in self._times:
             self._times[j] = event_ts(getattr(self.records[j], "value", None))
         return self._times[j]
+
+    def extend(self, records: list[Any]) -> None:
+        self.records.extend(records)
+
+    def take(self, n: int) -> tuple[list[Any], list[float | None]]:
+        """The next `n` records, now delivered, and their event times."""
+        times = [self[i] for i in range(min(n, len(self)))]
+        taken = self.records[self.start : self.start + len(times)]
+        self.start += len(taken)
+        return taken, times

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,6 @@ import pytest
 from devtools.demo.portfolio import generate
 from devtools.kafka_io import send_messages
 from schemas.events import FAMILY_BY_TYPE, Family
-from scoring.decay import DAY
 from streams.score_file import score_file
 from tests.integration.harness import Pipeline
 
@@ -85,15 +84,26 @@ def test_family_topics_written_one_after_another_score_as_score_file_does(
         while f"received={len(events)} " not in worker.log_path.read_text():
             assert worker.running and time.monotonic() - started < 180, worker.log_tail()
             time.sleep(0.5)
-        time.sleep(5)  # the last ticks are applied
-        alerts = pipeline.read_output("alerts", lambda m: False, timeout=4)
-        moves = pipeline.read_output("transitions", lambda m: False, timeout=4)
+        # the sweeps of the last ticks are paced (streams.agents.register_clock): wait for
+        # every partition's newest tick to be swept
+        ticks: dict[int, int] = {}
+        while True:
+            for tick in pipeline.read_output("clock", lambda m: False, timeout=1):
+                ticks[tick["partition"]] = max(ticks.get(tick["partition"], 0), tick["ts"])
+            log = worker.log_path.read_text()
+            if len(ticks) == 2 and all(
+                f"swept partition {p} at {_day(ts)}" in log for p, ts in ticks.items()
+            ):
+                break
+            assert worker.running and time.monotonic() - started < 240, worker.log_tail()
+        alerts = pipeline.read_output("alerts", lambda m: False, timeout=3)
+        moves = pipeline.read_output("transitions", lambda m: False, timeout=3)
         assert worker.running, worker.log_tail()
 
-    # the worker settles an account's last `settle_hours` when later ticks come; score-file
-    # settles everything at the end of the file: compare up to the day before the last
-    last = max(datetime.fromisoformat(e["ts"]).timestamp() for e in events)
-    before = (last // DAY - 1) * DAY
+    # the worker settles an account's last `settle_hours` when later ticks come, and ticks a
+    # partition up to its own newest event; score-file ticks up to the file's newest event
+    # and settles everything at its end: compare what both have settled
+    before = min(ticks.values()) - SETTLE_HOURS * 3600
     assert before - min(_ts(e) for e in events) > timedelta(days=20).total_seconds()
     got_alerts, want_alerts = _canonical(alerts, before), _canonical(expected_alerts, before)
     got_moves, want_moves = _canonical(moves, before), _canonical(expected_moves, before)
@@ -101,6 +111,10 @@ def test_family_topics_written_one_after_another_score_as_score_file_does(
     assert len({orjson.loads(a)["kind"] for a in want_alerts}) >= 3
     assert got_alerts == want_alerts, _diff(got_alerts, want_alerts)
     assert got_moves == want_moves, _diff(got_moves, want_moves)
+
+
+def _day(ts: int) -> str:
+    return datetime.fromtimestamp(ts, UTC).date().isoformat()
 
 
 def _diff(got: list[str], want: list[str]) -> str:
