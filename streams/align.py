@@ -32,6 +32,8 @@ from typing import Any, TypeVar
 
 import orjson
 
+from schemas.events import MAX_EVENT_TIME, MIN_EVENT_TIME
+
 K = TypeVar("K", bound=Hashable)
 
 
@@ -77,10 +79,20 @@ def _key(ts: float | None) -> float:
     return -math.inf if ts is None else ts
 
 
-def event_ts(value: bytes | None) -> float | None:
+FUTURE_SLACK_SECONDS = 3600.0
+"""An event time more than this ahead of its record's timestamp is not trusted for the
+alignment (the pipeline dead-letters what is more than `ingest.max_future_skew_hours`
+ahead): a hostile or broken `ts` must not move a partition's time days ahead."""
+
+_MIN_TS, _MAX_TS = MIN_EVENT_TIME.timestamp(), MAX_EVENT_TIME.timestamp()
+
+
+def event_ts(value: bytes | None, record_ms: int | None = None) -> float | None:
     """The `ts` of an event's JSON payload in epoch seconds, or None when it cannot be
-    read (not JSON, no `ts`, not an ISO time with an offset): such a record is delivered
-    without waiting, for the pipeline's dead-letter path."""
+    read (not JSON, no `ts`, not an ISO time with an offset, outside the event times the
+    schema accepts, or more than `FUTURE_SLACK_SECONDS` ahead of `record_ms`, the Kafka
+    record's timestamp, when given): such a record is delivered without waiting and holds
+    nobody back; the pipeline dead-letters it or scores it as usual."""
     if value is None:
         return None
     try:
@@ -92,7 +104,12 @@ def event_ts(value: bytes | None) -> float | None:
         return None
     if parsed.tzinfo is None:
         return None
-    return parsed.timestamp()
+    ts = parsed.timestamp()
+    if not _MIN_TS <= ts < _MAX_TS:
+        return None
+    if record_ms and ts > record_ms / 1000 + FUTURE_SLACK_SECONDS:
+        return None
+    return ts
 
 
 class Held(Sequence[float | None]):
@@ -115,7 +132,10 @@ class Held(Sequence[float | None]):
             raise IndexError(i)
         j = self.start + i
         if j not in self._times:
-            self._times[j] = event_ts(getattr(self.records[j], "value", None))
+            record = self.records[j]
+            self._times[j] = event_ts(
+                getattr(record, "value", None), getattr(record, "timestamp", None)
+            )
         return self._times[j]
 
     def extend(self, records: list[Any]) -> None:

@@ -60,6 +60,12 @@ def test_event_ts_reads_the_payloads_ts() -> None:
     for bad in (b"not json", b'{"ts": 5}', b'{"ts": "yesterday"}', b"[]", None,
                 b'{"ts": "2026-01-01T00:00:00"}'):  # fmt: skip
         assert event_ts(bad) is None
+    # outside the schema's event times, or far ahead of the record's own timestamp (the
+    # pipeline dead-letters those): not trusted to move a partition's time
+    assert event_ts(b'{"ts": "9999-12-31T00:00:00Z"}') is None
+    assert event_ts(b'{"ts": "1969-12-31T00:00:00Z"}') is None
+    assert event_ts(b'{"ts": "1970-01-03T00:00:00Z"}', record_ms=86400_000) is None
+    assert event_ts(b'{"ts": "1970-01-02T00:30:00Z"}', record_ms=86400_000) == 88200.0
 
 
 times = st.lists(st.floats(0, 100 * H, allow_nan=False), max_size=12)
