@@ -72,10 +72,11 @@ ALIGNED_TIME_HEADER = "hs-aligned-time"
 """A header of an aligned batch message: the partition's event time once the batch (and
 all delivered before it) is scored (`aligned_time`)."""
 
-DRY_WAIT_SECONDS = 10.0
-"""How long a family partition with records on the broker and none fetched may hold the
-other families of its partition before it is treated as caught up (it never is, unless
-its fetches fail or Faust paused it alone); the order of events is then the fetches'."""
+DRY_WAIT_SECONDS = 30.0
+"""How long a family partition with records on the broker, none fetched, and fetched all
+along (not paused by Faust) may hold the other families of its partition before it is
+treated as caught up (it never is, unless its fetches fail); the order of events is then
+the fetches'."""
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -235,6 +236,7 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         """What to deliver of the held records now, partition by partition (`plan`): the
         steps, each with its partition's family and the members with records to read."""
         assigned = self.assignment()
+        fetching = self._get_active_partitions()
         now = time.monotonic()
         steps: list[tuple[TP, int, list[TP], set[TP]]] = []
         for partition in sorted({tp.partition for tp in self._held}):
@@ -246,7 +248,9 @@ class BatchingConsumer(faust_aiokafka.Consumer):
             for tp in family:
                 if not self._unread(tp):
                     self._dry_since.pop(tp, None)
-                elif tp in self._held:
+                elif tp in self._held or tp not in fetching:
+                    # held, or paused by Faust (its stream buffer is full, a recovery): it
+                    # is not being fetched, so not overdue
                     more.add(tp)
                     self._dry_since.pop(tp, None)
                 elif now - self._dry_since.setdefault(tp, now) < DRY_WAIT_SECONDS:
