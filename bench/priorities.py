@@ -294,8 +294,9 @@ def report(
         f"{days} days, seed {args.seed}, read back from ClickHouse. Code: {commit}.",
         "",
         "- worker: `healthscore demo`, a real worker process on a local Kafka broker writing "
-        "the embedded ClickHouse (the demo produces every event at once, so the worker reads "
-        "the four family topics at their own pace, days of event time apart)",
+        "the embedded ClickHouse (the demo produces every event at once: a backlog, which the "
+        "worker reads with the four family topics aligned on event time, "
+        "HEALTHSCORE_MAX_FAMILY_SKEW_SECONDS)",
         "- backtest: `healthscore backtest --clickhouse` on the same events (`healthscore "
         "generate`), every account's events in event-time order, tables `backtest_*`",
         f"- pre-issue-19 level: {old_rate:.3f} alerts per account per month ({old_source}); "

@@ -27,7 +27,7 @@ from streams.pipeline import BatchOutput, BatchProcessor
 from streams.sinks import OutputSink
 from streams.state_flush import StateFlusher
 from streams.topics import Topics
-from streams.transport import BatchingApp
+from streams.transport import BatchingApp, aligned_time
 from streams.webhook import AlertWebhook
 
 log = logging.getLogger(__name__)
@@ -135,6 +135,7 @@ def register_scoring_agent(
                 last = records[min(len(records), start + chunk_records) - 1]
                 scored[TP(last.topic, last.partition)] = last.offset + 1
                 if clock is not None and out.newest_ts is not None:
+                    aligned = aligned_time(event.message) if last is records[-1] else None
                     behind = _behind(app, last.topic, last.partition, last.offset)
                     p = last.partition
                     fetched = getattr(app.consumer, "fetched", {})
@@ -152,6 +153,7 @@ def register_scoring_agent(
                             last.topic,
                             behind,
                             unfetched,
+                            aligned,
                         )
                     )
 

@@ -66,4 +66,5 @@ def create_app(settings: Settings) -> BatchingApp:
         broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
     )
     app.batched_topics = frozenset(settings.input_topics.values())
+    app.max_family_skew = settings.max_family_skew_seconds
     return app

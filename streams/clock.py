@@ -205,11 +205,14 @@ class PartitionClock:
         topic: str = "",
         behind: bool = False,
         unfetched: int = 0,
+        aligned: float | None = None,
     ) -> list[Tick]:
         """Events up to `event_ts` were read from `topic` of `partition` at wall time
         `wall` (the oldest of them at `since`, when known; `behind`: the topic has more
         records after them; `unfetched`: how many other input topics of the partition
-        were not fetched yet, which hold the partition's time back): the ticks now due
+        were not fetched yet, which hold the partition's time back; `aligned`: the
+        partition's time the consumer vouches for, `streams.transport.aligned_time`, which
+        moves it past those rules): the ticks now due
         for the partition, each day boundary its event time passed since the last tick
         (since its first event time, when the first events are seen)."""
         start = event_ts if since is None else min(since, event_ts)
@@ -224,6 +227,8 @@ class PartitionClock:
         p.topics[topic] = (max(newest, event_ts), behind)
         lagging = [ts for ts, late in p.topics.values() if late]
         now = min(lagging) if lagging else max(ts for ts, _ in p.topics.values())
+        if aligned is not None and aligned > now:
+            now, unfetched = aligned, 0
         if now > p.event_time and not unfetched:
             p.event_time, p.seen_at = now, wall
         return self._due(partition, p, p.event_time)

@@ -252,9 +252,11 @@ def score_file(
     progress: Progress | None = None,
     now: datetime | None = None,
     alerts_path: Path | None = None,
+    transitions_path: Path | None = None,
 ) -> ScoreFileSummary:
     """Score every event of `events_path` and write ScoreRecords (JSONL) to `out_path`,
-    and with `alerts_path`, every alert raised (JSONL), ticks' included.
+    and with `alerts_path`, every alert raised (JSONL), ticks' included; with
+    `transitions_path`, every transition likewise.
 
     `now` is the file's clock for the `from_future` check (default: the wall clock).
     The input and the output path are checked before anything is read."""
@@ -297,6 +299,9 @@ def score_file(
     with ExitStack() as files:
         out = files.enter_context(Path(out_path).open("wb"))
         alerts_out = None if alerts_path is None else files.enter_context(alerts_path.open("wb"))
+        moves = (
+            None if transitions_path is None else files.enter_context(transitions_path.open("wb"))
+        )
         for done, (number, event) in enumerate(events, start=1):
             if progress is not None and (done % PROGRESS_EVERY == 0 or done == total):
                 progress(done, total)
@@ -308,6 +313,8 @@ def score_file(
                         last[tick.state.account_id] = tick
                         if alerts_out is not None:
                             alerts_out.writelines(_jsonl(tick.alerts))
+                        if moves is not None:
+                            moves.writelines(_jsonl(tick.transitions))
                         if tick.examples:
                             learner.add(tick.examples)
                             model = learner.model
@@ -339,6 +346,8 @@ def score_file(
             applied += 1
             if alerts_out is not None:
                 alerts_out.writelines(_jsonl(step.alerts))
+            if moves is not None:
+                moves.writelines(_jsonl(step.transitions))
             states[event.account_id] = step.state
             last[event.account_id] = step
             if step.examples:
@@ -353,6 +362,8 @@ def score_file(
             last[account] = step
             if alerts_out is not None:
                 alerts_out.writelines(_jsonl(step.alerts))
+            if moves is not None:
+                moves.writelines(_jsonl(step.transitions))
             if step.examples:
                 learner.add(step.examples)
                 model = learner.model

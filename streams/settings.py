@@ -85,6 +85,13 @@ class Settings(BaseSettings):
     clock_slice_accounts: int = Field(
         100, ge=1, le=100_000, validation_alias=_env("HEALTHSCORE_CLOCK_SLICE_ACCOUNTS")
     )
+    # event-time alignment of the family topics of a partition (streams.align; docs/scoring.md,
+    # Order independence): an hour is far inside the allowed lateness (48 h) and the
+    # scoring's day boundaries, and still delivers a backlog in chunks of an hour or more
+    # of each family; live traffic is seconds apart and never waits (caught-up topics are idle)
+    max_family_skew_seconds: float = Field(
+        3600.0, ge=0, le=30 * 86400, validation_alias=_env("HEALTHSCORE_MAX_FAMILY_SKEW_SECONDS")
+    )
     web_port: int = Field(6066, ge=0, le=65535, validation_alias=_env("HEALTHSCORE_WEB_PORT"))
     web_enabled: bool = Field(False, validation_alias=_env("HEALTHSCORE_WEB_ENABLED"))
 

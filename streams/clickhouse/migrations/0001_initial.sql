@@ -31,7 +31,7 @@ CREATE TABLE IF NOT EXISTS {db}.score_history
     written_at          DateTime64(3, 'UTC') DEFAULT now64(3)
 )
 -- Replacing: a score published again after a worker crash (at-least-once
--- outputs, see streams/gate.py) folds into one row; FINAL reads are exact.
+-- outputs, see streams/state_flush.py) folds into one row; FINAL reads are exact.
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(ts)
 ORDER BY (account_id, ts, events_applied);
