@@ -339,3 +339,65 @@ def test_an_event_refused_while_scoring_is_a_bad_record_of_its_line(
     assert totals["bad"] == 1 and totals["applied"] == [299]
     (rng, line, reason, detail, _field) = totals["samples"][0]
     assert (rng, line, reason) == (0, 121, "processing_error") and "scoring bug" in detail
+
+
+_COLUMNS_SCRIPT = """
+import json, sys
+import clickhouse_connect
+from streams.clickhouse.client import ClickHouse
+from streams.clickhouse.migrations import migrate
+ch = ClickHouse(clickhouse_connect.get_client(dsn="chdb://" + sys.argv[1]), "hs", "chdb")
+migrate(ch)
+rows = ch.query(
+    "SELECT table, name, type, default_kind, default_expression FROM system.columns "
+    "WHERE database = 'hs' ORDER BY table, position"
+)
+tables = {}
+for table, *column in rows:
+    tables.setdefault(table, []).append(column)
+print(json.dumps(tables))
+"""
+
+
+def test_the_backtest_tables_have_the_columns_of_the_live_tables_after_run_and_config(
+    tmp_path: Path,
+) -> None:
+    """Migration 0004's tables are the live tables (0001 and every later migration) with
+    the run's name and the config in front: a column added to a live table must be added
+    to its backtest table too, or `--clickhouse` would write rows the table refuses."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[3]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), *sys.path])}
+    # chDB allows one engine per process: the migrations run in a process of their own
+    done = subprocess.run(
+        [sys.executable, "-c", _COLUMNS_SCRIPT, str(tmp_path / "chdb")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    tables = orjson.loads(done.stdout.strip().splitlines()[-1])
+    keys = [["run", "LowCardinality(String)", "", ""], ["config", "LowCardinality(String)", "", ""]]
+    live = {
+        "backtest_scores": "score_history",
+        "backtest_transitions": "transitions",
+        "backtest_alerts": "alerts",
+        "backtest_track_record": "churn_track_record",
+    }
+    for backtest_table, live_table in live.items():
+        assert tables[backtest_table] == keys + tables[live_table], backtest_table
+    # the columns the sink writes are columns of both
+    from streams.clickhouse import rows
+
+    written = {
+        "backtest_scores": rows.SCORE_COLUMNS,
+        "backtest_transitions": rows.TRANSITION_COLUMNS,
+        "backtest_alerts": rows.ALERT_COLUMNS,
+        "backtest_track_record": rows.TRACK_RECORD_COLUMNS,
+    }
+    for table, columns in written.items():
+        assert set(columns) <= {c[0] for c in tables[table]}, table
