@@ -1,12 +1,18 @@
 """`healthscore backtest`: one or two configs over a file of events, in bounded memory.
 
     input --(split: N processes, each a byte range; decode, check, shard by account)-->
-        time-sorted run files per shard (external sort, `chunk_bytes` of records each)
+        time-sorted run files per shard (external sort, `chunk_bytes` of records each;
+        the records are the decoded events, packed: `pack_event`)
     --(score: N processes, each the k-way merge of its shard's runs, one day of event
        time per step)--> daily closes, transitions, alerts, churn examples
     --(parent: merges each day by account id, one churn learner per config fed the
-       day's examples in (snapshot_ts, account_id) order, the new model broadcast
-       before the next day)--> JSONL files or ClickHouse tables, and the comparison
+       day's examples in (snapshot_ts, account_id) order, a refitted model broadcast
+       with the next day)--> JSONL files or ClickHouse tables, and the comparison
+
+While the parent learns from a day, each process already scores the next one with
+the model it has, and scores it again if the parent's next command brings a refit
+(`_Shard.run_ahead`): a process waits only when it is a whole day ahead of the
+slowest one, or after a day that brought a refit.
 
 Accounts are independent, so they are sharded by a stable hash of the account
 id; the churn learner is one per config and learns in event-time order. Every
@@ -39,6 +45,7 @@ import argparse
 import contextlib
 import hashlib
 import heapq
+import itertools
 import os
 import pickle
 import shutil
@@ -59,9 +66,10 @@ import orjson
 import scoring
 from schemas.decode import decode_event, validate_event
 from schemas.errors import DeadLetterReason, DecodeError
+from schemas.events import MODEL_BY_TYPE, Event
 from scoring.decay import DAY
 from streams import backtest_report as report
-from streams.clock import tick_accounts
+from streams.clock import is_live
 from streams.errors import StreamsError
 from streams.extras import require
 from streams.score_file import (
@@ -122,27 +130,85 @@ def _jsonl_range(path: Path, start: int, end: int) -> Iterator[tuple[int, bytes]
             yield number, line
 
 
-def _decode_payload(payload: bytes) -> Any:
-    if payload[:1] == b"P":
-        return validate_event(pickle.loads(payload[1:]))
-    return decode_event(payload[1:])
+_EVENT_CLASSES: tuple[type[Any], ...] = tuple(dict.fromkeys(MODEL_BY_TYPE.values()))
+_CLASS_INDEX = {cls: i for i, cls in enumerate(_EVENT_CLASSES)}
+_FIELD_NAMES = tuple(tuple(cls.model_fields) for cls in _EVENT_CLASSES)
+_FIELDS_SET: dict[tuple[int, int], frozenset[str]] = {}
+_US = timedelta(microseconds=1)
+_MISSING = object()
+_set = object.__setattr__
 
 
-def _records(
-    path: Path, kind: str, spec: tuple[int, int]
-) -> Iterator[tuple[int, bytes | None, Any]]:
-    """(line or row number in the range, payload to keep, event or DecodeError)."""
+def pack_event(event: Event) -> bytes:
+    """A decoded event as run-file bytes that `unpack_event` turns back into an equal event
+    (same class, field values and types, fields set) without validating it again: the
+    split phase validated it, and validating costs about as much as the scoring step's
+    overheads together. Datetimes travel as µs since the epoch (UTC, as the decoder
+    leaves them). An event the compact form cannot carry is pickled whole."""
+    index = _CLASS_INDEX.get(type(event))
+    values = event.__dict__
+    if (
+        index is None
+        or event.__pydantic_extra__ is not None
+        or event.__pydantic_private__ is not None
+        or len(values) != len(_FIELD_NAMES[index])
+    ):
+        return b"O" + pickle.dumps(event, protocol=5)
+    names = _FIELD_NAMES[index]
+    row: list[Any] = []
+    times = 0
+    for i, name in enumerate(names):
+        value = values.get(name, _MISSING)
+        if value is _MISSING:
+            return b"O" + pickle.dumps(event, protocol=5)
+        if type(value) is datetime:
+            if value.tzinfo is not UTC:
+                return b"O" + pickle.dumps(event, protocol=5)
+            times |= 1 << i
+            value = (value - _EPOCH) // _US
+        row.append(value)
+    given = event.__pydantic_fields_set__
+    mask = sum(1 << i for i, name in enumerate(names) if name in given)
+    return b"C" + pickle.dumps((index, times, mask, row), protocol=5)
+
+
+def unpack_event(payload: bytes) -> Event:
+    """The event `pack_event` packed."""
+    if payload[:1] != b"C":
+        return pickle.loads(payload[1:])  # type: ignore[no-any-return]
+    index, times, mask, row = pickle.loads(payload[1:])
+    cls = _EVENT_CLASSES[index]
+    names = _FIELD_NAMES[index]
+    if times:
+        for i in range(len(row)):
+            if times >> i & 1:
+                row[i] = _EPOCH + timedelta(microseconds=row[i])
+    given = _FIELDS_SET.get((index, mask))
+    if given is None:
+        given = _FIELDS_SET[index, mask] = frozenset(
+            name for i, name in enumerate(names) if mask >> i & 1
+        )
+    event = cls.__new__(cls)
+    _set(event, "__dict__", dict(zip(names, row, strict=True)))
+    _set(event, "__pydantic_fields_set__", set(given))
+    _set(event, "__pydantic_extra__", None)
+    _set(event, "__pydantic_private__", None)
+    return event  # type: ignore[no-any-return]
+
+
+def _records(path: Path, kind: str, spec: tuple[int, int]) -> Iterator[tuple[int, Any]]:
+    """(line or row number in the range, event or DecodeError, or None for a blank line)."""
     if kind == "jsonl":
         for number, line in _jsonl_range(path, *spec):
             if not line.strip():
-                yield number, None, None
+                yield number, None
                 continue
             try:
-                yield number, b"J" + line.rstrip(b"\r\n"), decode_event(line)
+                yield number, decode_event(line)
             except DecodeError as exc:
-                yield number, None, exc
+                yield number, exc
             except Exception as exc:  # one record never stops the run
-                yield number, None, _unexpected(exc)
+                yield number, _unexpected(exc)
         return
     import pyarrow.parquet as pq
 
@@ -154,13 +220,11 @@ def _records(
         for row in batch.to_pylist():
             number += 1
             try:
-                cleaned = _clean_row(row)
-                event = validate_event(cleaned)
-                yield number, b"P" + pickle.dumps(cleaned, protocol=5), event
+                yield number, validate_event(_clean_row(row))
             except DecodeError as exc:
-                yield number, None, exc
+                yield number, exc
             except Exception as exc:  # one record never stops the run
-                yield number, None, _unexpected(exc)
+                yield number, _unexpected(exc)
 
 
 def _write_run(path: Path, records: list[tuple[int, int, int, bytes]]) -> None:
@@ -214,7 +278,7 @@ def _split(
         flushes += 1
         held = 0
 
-    for number, payload, item in _records(path, kind, spec):
+    for number, item in _records(path, kind, spec):
         lines = number
         if number % PROGRESS_LINES == 0:
             conn.send(("progress", rng, number))
@@ -235,7 +299,7 @@ def _split(
                 )
                 samples.append((number, DeadLetterReason.FROM_FUTURE.value, detail, "ts"))
             continue
-        assert payload is not None
+        payload = pack_event(item)
         good += 1
         buffers[shard_of(item.account_id, shards)].append((ts, rng, number, payload))
         held += len(payload) + 120
@@ -248,6 +312,25 @@ def _split(
 # ---------------------------------------------------------------------------- score
 
 
+def _tick_accounts(
+    states: dict[str, scoring.AccountState],
+    ts: float,
+    config: scoring.ScoringConfig,
+    model: scoring.ChurnModel,
+) -> Iterator[scoring.StepResult]:
+    """`streams.clock.tick_accounts` without building the ScoreRecords: a step that
+    re-evaluated nothing is a duplicate (`StepResult.duplicate`, whose score is None), and
+    the score of a tick is built only when it is an account's close of the day."""
+    for account, state in list(states.items()):
+        if not is_live(state):
+            continue
+        step = scoring.tick(state, ts, config, model)
+        if step.duplicate:
+            continue
+        states[account] = step.state
+        yield step
+
+
 class _Shard:
     """One process's accounts under each config, fed one day of event time at a time."""
 
@@ -256,6 +339,7 @@ class _Shard:
         runs: Sequence[str],
         config_paths: Sequence[str | None],
         clickhouse: bool,
+        ahead: bool = False,
     ) -> None:
         self.configs = [scoring.load_config(Path(p) if p else None) for p in config_paths]
         self.models = [scoring.default_churn_model(c) for c in self.configs]
@@ -269,6 +353,10 @@ class _Shard:
         self.samples: list[tuple[int, int, str, str, str | None]] = []
         self.clock_day: int | None = None
         """The last day sent: the file's event time has crossed its start."""
+        self.ahead = ahead
+        """Score the next day while the parent learns (`run_ahead`)."""
+        self._taken: list[tuple[int, int, int, bytes]] | None = None
+        self._ahead: tuple[int, dict[str, Any], tuple[Any, ...]] | None = None
 
     def next_day(self) -> int | None:
         return None if self.next is None else self.next[0] // DAY_US
@@ -279,9 +367,59 @@ class _Shard:
             self.samples.append((rng, line, error.reason.value, detail, error.field))
 
     def day(self, day: int, models: Sequence[scoring.ChurnModel | None]) -> dict[str, Any]:
+        """The outputs of `day`, scored with `models` (None: the model this process has)."""
+        if self._ahead is not None:
+            ahead_day, result, _undo = self._ahead
+            if ahead_day == day and all(m is None for m in models):
+                self._ahead = None
+                return result
+            self.undo_ahead()
         for side, model in enumerate(models):
             if model is not None:
                 self.models[side] = model
+        return self._day(day)
+
+    def run_ahead(self) -> None:
+        """Score the next day now, with the models this process has, while the parent
+        learns from the day just sent: with `ahead`, the parent sends a model only when
+        a refit changed it, so the day is kept when the parent's next command brings none
+        and undone (`undo_ahead`) when it brings one. The model a refit did not change
+        differs only in its track record, which scoring does not read."""
+        if not self.ahead or self.next is None or self.clock_day is None:
+            return
+        undo = (
+            [dict(states) for states in self.states],
+            self.clock_day,
+            list(self.applied),
+            list(self.duplicates),
+            self.bad,
+            len(self.samples),
+            self.next,
+        )
+        self._taken = []
+        try:
+            result = self._day(self.clock_day + 1)
+        finally:
+            taken, self._taken = self._taken, None
+        self._ahead = (self.clock_day, result, (*undo, taken))
+
+    def undo_ahead(self) -> None:
+        """Forget the day scored ahead: the states, counts and records as before it."""
+        if self._ahead is None:
+            return
+        _day, _result, undo = self._ahead
+        self._ahead = None
+        states, self.clock_day, self.applied, self.duplicates, self.bad, samples, first, taken = (
+            undo
+        )
+        self.states = states
+        del self.samples[samples:]
+        if taken:
+            rest = [*taken[1:], *([self.next] if self.next is not None else [])]
+            self.records = itertools.chain(rest, self.records)
+        self.next = first
+
+    def _day(self, day: int) -> dict[str, Any]:
         sides = range(len(self.configs))
         last: list[dict[str, scoring.StepResult]] = [{} for _ in sides]
         examples: list[list[scoring.LabelledExample]] = [[] for _ in sides]
@@ -293,7 +431,7 @@ class _Shard:
         since = day if self.clock_day is None else self.clock_day
         for boundary in range(since + 1, day + 1):
             for side in sides:
-                for step in tick_accounts(
+                for step in _tick_accounts(
                     self.states[side], boundary * DAY, self.configs[side], self.models[side]
                 ):
                     account = step.state.account_id
@@ -307,12 +445,15 @@ class _Shard:
         end = (day + 1) * DAY_US
         events = 0
         process = scoring.process
+        taken = self._taken
         while self.next is not None and self.next[0] < end:
             _ts, rng, line, payload = self.next
+            if taken is not None:
+                taken.append(self.next)
             self.next = next(self.records, None)
             events += 1
             try:
-                event = _decode_payload(payload)
+                event = unpack_event(payload)
             except Exception as exc:  # decoded once already: cannot happen, but never stops
                 self.bad += 1
                 self._refuse(rng, line, 0, _unexpected(exc))
@@ -382,6 +523,7 @@ class _Shard:
         return rows.transition_row(output)
 
     def totals(self) -> dict[str, Any]:
+        self.undo_ahead()
         return {
             "applied": self.applied,
             "duplicates": self.duplicates,
@@ -405,6 +547,7 @@ def _worker_main(conn: Connection) -> None:
             elif command == "day":
                 assert shard is not None
                 conn.send(("day", shard.day(*args)))
+                shard.run_ahead()
             elif command == "totals":
                 assert shard is not None
                 conn.send(("totals", shard.totals()))
@@ -551,6 +694,9 @@ class BacktestOptions:
     run: str | None = None
     replace: bool = False
     draw: bool = True
+    ahead: bool = True
+    """Each process scores the next day while the parent learns (`_Shard.run_ahead`); off,
+    every process waits for the parent at every day. The outputs are the same."""
 
 
 @dataclass
@@ -732,12 +878,14 @@ def backtest(options: BacktestOptions, progress: bool = False) -> BacktestResult
         config_args = [str(p) if p is not None else None for p in paths]
         for shard in range(n):
             runs = [r for s in splits for r in s["runs"][shard]]
-            pool.conns[shard].send(("open", runs, config_args, ch is not None))
+            pool.conns[shard].send(("open", runs, config_args, ch is not None, options.ahead))
         next_days: list[int | None] = [pool.recv(i, "open") for i in range(n)]
 
         sink = ClickHouseSink(ch, str(options.run), sides) if ch else JsonlSink(options.out, sides)
         learners = [make_learner(c) for c in configs]
         sent: list[list[Any]] = [[None] * len(sides) for _ in range(n)]
+        refits: list[scoring.ChurnModel | None] = [None] * len(sides)
+        """With `ahead`: the models a refit changed since the last day sent."""
         as_of_day = None if options.as_of is None else (options.as_of - _EPOCH.date()).days
         comparison = report.Comparison(
             sides, base.churn.horizon_days, options.observe_every, as_of_day
@@ -751,10 +899,11 @@ def backtest(options: BacktestOptions, progress: bool = False) -> BacktestResult
             for i in active:
                 models = []
                 for side, learner in enumerate(learners):
-                    model = learner.model
+                    model = refits[side] if options.ahead else learner.model
                     models.append(model if sent[i][side] is not model else None)
                     sent[i][side] = model
                 pool.conns[i].send(("day", day, models))
+            refits[:] = [None] * len(sides)
             return active
 
         pending = [d for d in next_days if d is not None]
@@ -767,7 +916,9 @@ def backtest(options: BacktestOptions, progress: bool = False) -> BacktestResult
             for side, learner in enumerate(learners):
                 examples = [e for r in results for e in r["examples"][side]]
                 examples.sort(key=lambda e: (e.snapshot_ts, e.account_id))
-                learner.add(examples)
+                refit = learner.add(examples)
+                if refit is not None:
+                    refits[side] = refit
             pending = [d for d in next_days if d is not None]
             next_day = day + 1 if pending else None
             next_active = send_day(next_day) if next_day is not None else []

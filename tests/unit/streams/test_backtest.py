@@ -344,3 +344,144 @@ def test_an_event_refused_while_scoring_is_a_bad_record_of_its_line(
     assert totals["bad"] == 1 and totals["applied"] == [299]
     (rng, line, reason, detail, _field) = totals["samples"][0]
     assert (rng, line, reason) == (0, 121, "processing_error") and "scoring bug" in detail
+
+
+GOLDEN = Path(__file__).resolve().parents[2] / "fixtures" / "golden_events.jsonl"
+
+
+def _same_event(a: object, b: object) -> None:
+    assert type(a) is type(b)
+    assert a == b
+    da, db = a.__dict__, b.__dict__
+    assert list(da) == list(db)
+    for name in da:
+        assert type(da[name]) is type(db[name]), name
+        assert repr(da[name]) == repr(db[name]), name
+    assert a.__pydantic_fields_set__ == b.__pydantic_fields_set__  # type: ignore[attr-defined]
+    assert a.model_dump_json() == b.model_dump_json()  # type: ignore[attr-defined]
+
+
+def test_a_packed_event_unpacks_to_the_decoded_event_of_every_type() -> None:
+    """The run files carry decoded events, not their text: scoring does not validate them
+    again, so unpacking must give back exactly what the decoder made."""
+    from schemas.decode import decode_event
+    from schemas.events import MODEL_BY_TYPE
+
+    lines = GOLDEN.read_bytes().splitlines()
+    events = [decode_event(line) for line in lines if line.strip()]
+    # the same events with µs and an offset, and without the defaulted schema_version
+    for line in lines:
+        doc = orjson.loads(line)
+        doc.pop("schema_version", None)
+        doc["ts"] = doc["ts"].replace("Z", ".250001+02:00")
+        events.append(decode_event(orjson.dumps(doc)))
+    assert {e.type for e in events} == set(MODEL_BY_TYPE)
+    for event in events:
+        packed = bt.pack_event(event)
+        assert packed[:1] == b"C", event.type  # the compact form, not a pickle of the model
+        _same_event(bt.unpack_event(packed), event)
+
+
+def test_an_event_the_compact_form_cannot_carry_round_trips_whole() -> None:
+    from datetime import timedelta, timezone
+
+    from schemas.decode import decode_event
+
+    event = decode_event(GOLDEN.read_bytes().splitlines()[0])
+    paris = event.model_copy(update={"ts": event.ts.astimezone(timezone(timedelta(hours=1)))})
+    packed = bt.pack_event(paris)
+    assert packed[:1] == b"O"
+    _same_event(bt.unpack_event(packed), paris)
+
+
+_COLUMNS_SCRIPT = """
+import json, sys
+import clickhouse_connect
+from streams.clickhouse.client import ClickHouse
+from streams.clickhouse.migrations import migrate
+ch = ClickHouse(clickhouse_connect.get_client(dsn="chdb://" + sys.argv[1]), "hs", "chdb")
+migrate(ch)
+rows = ch.query(
+    "SELECT table, name, type, default_kind, default_expression FROM system.columns "
+    "WHERE database = 'hs' ORDER BY table, position"
+)
+tables = {}
+for table, *column in rows:
+    tables.setdefault(table, []).append(column)
+print(json.dumps(tables))
+"""
+
+
+def test_the_backtest_tables_have_the_columns_of_the_live_tables_after_run_and_config(
+    tmp_path: Path,
+) -> None:
+    """Migration 0004's tables are the live tables (0001 and every later migration) with
+    the run's name and the config in front: a column added to a live table must be added
+    to its backtest table too, or `--clickhouse` would write rows the table refuses."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[3]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), *sys.path])}
+    # chDB allows one engine per process: the migrations run in a process of their own
+    done = subprocess.run(
+        [sys.executable, "-c", _COLUMNS_SCRIPT, str(tmp_path / "chdb")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    tables = orjson.loads(done.stdout.strip().splitlines()[-1])
+    keys = [["run", "LowCardinality(String)", "", ""], ["config", "LowCardinality(String)", "", ""]]
+    live = {
+        "backtest_scores": "score_history",
+        "backtest_transitions": "transitions",
+        "backtest_alerts": "alerts",
+        "backtest_track_record": "churn_track_record",
+    }
+    for backtest_table, live_table in live.items():
+        assert tables[backtest_table] == keys + tables[live_table], backtest_table
+    # the columns the sink writes are columns of both
+    from streams.clickhouse import rows
+
+    written = {
+        "backtest_scores": rows.SCORE_COLUMNS,
+        "backtest_transitions": rows.TRANSITION_COLUMNS,
+        "backtest_alerts": rows.ALERT_COLUMNS,
+        "backtest_track_record": rows.TRACK_RECORD_COLUMNS,
+    }
+    for table, columns in written.items():
+        assert set(columns) <= {c[0] for c in tables[table]}, table
+
+
+def test_scoring_a_day_ahead_of_the_learner_writes_what_waiting_for_it_writes(
+    data: dict[str, Path],
+) -> None:
+    """Each process scores the next day while the parent learns, and scores it again when
+    the day's examples brought a refit: with many refits the outputs are those of the
+    processes waiting for the parent at every day."""
+    text = DEFAULT_CONFIG.read_text()
+    for key, value in {
+        "refit_every": "5",
+        "min_per_class": "2",
+        "snapshot_interval_days": "7",
+        "horizon_days": "30",
+    }.items():
+        lines = [line for line in text.splitlines() if line.strip().startswith(f"{key}:")]
+        assert len(lines) == 1, key
+        indent = lines[0][: len(lines[0]) - len(lines[0].lstrip())]
+        text = text.replace(lines[0], f"{indent}{key}: {value}", 1)
+    refits = data["root"] / "refits.yaml"
+    refits.write_text(text)
+    ahead = _run(data, "ahead", 2, config=refits, compare=None, ahead=True)
+    waiting = _run(data, "waiting", 2, config=refits, compare=None, ahead=False)
+    assert ahead.model_versions == waiting.model_versions
+    assert int(ahead.model_versions[0].rsplit("+m", 1)[1]) >= 5  # the days redone
+    track = _jsonl(data["root"] / "ahead" / "base" / "track_record.jsonl")
+    assert len(track) >= 2
+    for name in [f"base/{t}.jsonl" for t in OUTPUTS] + ["comparison.json"]:
+        a = (data["root"] / "ahead" / name).read_bytes()
+        assert a == (data["root"] / "waiting" / name).read_bytes(), name
+    assert ahead.applied == waiting.applied and ahead.bad == waiting.bad == 0
