@@ -56,7 +56,9 @@ pytestmark = pytest.mark.integration
 
 DATABASE = "hs_grafana"
 ACCOUNTS, DAYS, SEED, BATCH = 60, 120, 7, 500
-EVENT_WINDOW = timedelta(days=21)  # business boards: three weeks of replayed history
+# business boards: five weeks of replayed history, past the 30-day readiness observation
+# window, so the boards' last week has quadrant moves
+EVENT_WINDOW = timedelta(days=35)
 TRACK_COLUMNS = (
     "model_version", "computed_at", "examples", "positives", "auc", "brier", "bin_lower",
     "bin_predicted", "bin_observed", "bin_count",
@@ -279,7 +281,7 @@ def _context(loaded: Loaded, case: Case, mode: str) -> QueryContext:
             now + timedelta(minutes=5),
             timedelta(minutes=1),
         )
-    else:  # event time: three weeks of history
+    else:  # event time: five weeks of history
         start, end = loaded.first_ts, loaded.first_ts + EVENT_WINDOW
         interval = timedelta(hours=1)
     return QueryContext.for_dashboard(case.dashboard, start, end, interval, selected)

@@ -30,13 +30,15 @@ def test_events_produced_to_kafka_come_back_as_scores_on_the_topic_and_in_clickh
         assert sent == len(events)
 
         # Scores are emitted on meaningful change or heartbeat (scoring.emission), not per
-        # event: wait for the worker to count every event, then read what it published.
+        # event, and the clock's sweeps of the last days re-score accounts after the last
+        # event: wait for the worker to count every event and its score count to hold still
+        # over three progress lines (2 s apart), then read what it published.
         published = None
         deadline = time.monotonic() + 120
         while published is None and worker.running and time.monotonic() < deadline:
             progress = PROGRESS.finditer(worker.log_path.read_text())
             done = [int(m[2]) for m in progress if int(m[1]) == len(events)]
-            published = done[0] if done else None
+            published = done[-1] if len(done) >= 3 and len(set(done[-3:])) == 1 else None
             time.sleep(0.2)
         assert worker.running and published, worker.log_tail()
         scores = pipeline.read_output("scores", lambda s: len(s) >= published, timeout=60)
